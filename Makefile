@@ -1,0 +1,49 @@
+# One command per job; each bootstraps what it needs and is safe to run twice.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(abspath $(VENV))/bin
+export PATH := $(BIN):$(PATH)
+
+.PHONY: help demo demo-clean test lint unit molecule images engine venv clean
+
+help: ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+demo: venv engine ## a container with the whole stack, a task round trip, both units' status
+	scripts/demo.sh up
+
+demo-clean: ## remove the demo container (and its generated secrets)
+	scripts/demo.sh down
+
+test: lint unit molecule ## lint, the app's unit tests, every Molecule scenario
+
+lint: venv ## yamllint and ansible-lint (production profile)
+	$(BIN)/yamllint --strict .
+	$(BIN)/ansible-lint --offline --profile production
+
+unit: venv ## the app's pytest suite and the roles' own checks
+	$(BIN)/pytest -q app/tests tests
+
+molecule: venv images ## every Molecule scenario, both Debian releases
+	cd molecule/.. && for s in $$(ls molecule); do $(BIN)/molecule test -s $$s || exit 1; done
+
+images: engine ## the systemd-booting Debian 12 and 13 test images
+	scripts/build-image.sh 12 $${MOLECULE_DEBIAN12_IMAGE:-}
+	scripts/build-image.sh 13 $${MOLECULE_DEBIAN13_IMAGE:-}
+
+engine: ## make sure a container engine answers
+	scripts/container-engine.sh
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt app/pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt -e 'app[test]'
+	touch $@
+
+clean: demo-clean ## the demo, and the controller virtualenv
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""The classic first Celery project: a task that adds two numbers slowly."""

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The local demo: one systemd-booting Debian container plays every host of
+# inventory/local. "up" creates (or reuses) it, converges site.yml, sends a task through
+# the deployed worker and shows both units; "down" removes it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+name=celery-demo
+image=${DEMO_IMAGE:-celery-stack/debian-systemd:12}
+flower_port=${DEMO_FLOWER_PORT:-5555}
+secrets=inventory/local/.secrets
+app=test_celery
+
+log() { printf '\n==> %s\n' "$*"; }
+
+up() {
+  scripts/build-image.sh 12 "$image"
+  if [ -z "$(docker ps -aq --filter "name=^${name}$")" ]; then
+    log "starting container $name from $image"
+    # The recipe that boots systemd without --privileged (see README, "Containers").
+    docker run -d --name "$name" --hostname "$name" \
+      --cap-add SYS_ADMIN --cgroupns host \
+      -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
+      --tmpfs /run --tmpfs /run/lock --tmpfs /tmp \
+      --stop-signal SIGRTMIN+3 \
+      -p "127.0.0.1:${flower_port}:5555" \
+      "$image" /lib/systemd/systemd >/dev/null
+  else
+    log "reusing container $name"
+    docker start "$name" >/dev/null
+  fi
+  for _ in $(seq 1 60); do
+    state=$(docker exec "$name" systemctl is-system-running 2>/dev/null || true)
+    case "$state" in running|degraded) break ;; esac
+    sleep 0.5
+  done
+
+  log "ansible-playbook site.yml"
+  ansible-playbook site.yml
+
+  log "python -m $app.run_tasks (as the app's user, with the deployed settings)"
+  docker exec "$name" systemd-run --quiet --wait --pipe --collect \
+    --uid=celery --gid=celery -p EnvironmentFile=/etc/$app/celery.env \
+    /opt/$app/venv/bin/python -m $app.run_tasks
+
+  log "systemctl status celery-worker flower"
+  docker exec "$name" systemctl status --no-pager --lines=3 celery-worker flower || true
+
+  cat <<MSG
+
+==> Flower: http://127.0.0.1:${flower_port}/ (published on this machine's loopback only)
+    user:     admin
+    password: cat $secrets/flower-admin
+    From another machine: ssh -L ${flower_port}:127.0.0.1:${flower_port} THIS_MACHINE
+    Remove the demo with: make demo-clean
+MSG
+}
+
+down() {
+  if [ -n "$(docker ps -aq --filter "name=^${name}$" 2>/dev/null)" ]; then
+    log "removing container $name"
+    docker rm -f "$name" >/dev/null
+  fi
+  rm -rf "$secrets"
+}
+
+case "${1:-up}" in
+  up) up ;;
+  down) down ;;
+  *) echo "usage: $0 up|down" >&2; exit 2 ;;
+esac
