@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help demo demo-clean test lint unit molecule images engine venv clean
+.PHONY: help demo demo-clean test lint unit molecule molecule-scenario images engine venv clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -18,17 +18,23 @@ demo: venv engine ## a container with the whole stack, a task round trip, both u
 demo-clean: ## remove the demo container (and its generated secrets)
 	scripts/demo.sh down
 
-test: lint unit molecule ## lint, the app's unit tests, every Molecule scenario
+test: venv images ## lint, the app's unit tests, every Molecule scenario
+	scripts/test.sh
 
-lint: venv ## yamllint and ansible-lint (production profile)
+lint: venv ## yamllint, ansible-lint (production profile), syntax of both inventories
 	$(BIN)/yamllint --strict .
 	$(BIN)/ansible-lint --offline --profile production
+	$(BIN)/ansible-playbook --syntax-check -i inventory/local site.yml
+	$(BIN)/ansible-playbook --syntax-check -i inventory/example site.yml
 
 unit: venv ## the app's pytest suite and the roles' own checks
 	$(BIN)/pytest -q app/tests tests
 
 molecule: venv images ## every Molecule scenario, both Debian releases
-	cd molecule/.. && for s in $$(ls molecule); do $(BIN)/molecule test -s $$s || exit 1; done
+	for s in $$(ls molecule); do $(BIN)/molecule test -s $$s || exit 1; done
+
+molecule-scenario: venv images
+	$(BIN)/molecule test -s $(SCENARIO)
 
 images: engine ## the systemd-booting Debian 12 and 13 test images
 	scripts/build-image.sh 12 $${MOLECULE_DEBIAN12_IMAGE:-}

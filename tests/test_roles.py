@@ -1,0 +1,92 @@
+"""House rules every role keeps, checked from the files themselves.
+
+defaults/main.yml and meta/argument_specs.yml are two descriptions of the same inputs; a
+variable documented in one and missing from the other is a bug an operator would hit
+(a typo silently ignored, or a validation that rejects a documented variable).
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+ROLES = sorted(p.name for p in (ROOT / "roles").iterdir() if (p / "tasks" / "main.yml").is_file())
+
+
+def load(path: Path):
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def spec_options(role: str) -> dict:
+    return load(ROOT / "roles" / role / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
+
+
+def defaults(role: str) -> dict:
+    return load(ROOT / "roles" / role / "defaults" / "main.yml")
+
+
+def test_there_are_four_roles():
+    assert ROLES == ["celery_app", "celery_worker", "flower", "rabbitmq"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_default_is_declared_in_the_argument_spec(role):
+    missing = sorted(set(defaults(role)) - set(spec_options(role)))
+    assert missing == [], f"{role}: in defaults/main.yml but not in meta/argument_specs.yml"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_declared_input_has_a_default_or_is_a_secret(role):
+    # A secret has no default on purpose; it must then be documented as a comment in
+    # defaults/main.yml so the reference stays complete.
+    text = (ROOT / "roles" / role / "defaults" / "main.yml").read_text()
+    for name, option in spec_options(role).items():
+        if name in defaults(role):
+            continue
+        assert re.search(rf"^# {re.escape(name)}:", text, re.M), (
+            f"{role}: {name} has no default and is not documented as a comment in defaults/main.yml"
+        )
+        assert option.get("required") or option.get("no_log"), (
+            f"{role}: {name} has no default, so it must be required or a secret (no_log)"
+        )
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_defaults_and_spec_agree_on_values(role):
+    specs = spec_options(role)
+    for name, value in defaults(role).items():
+        spec = specs[name]
+        if "default" in spec:
+            assert spec["default"] == value, f"{role}: {name} defaults differ: {value!r} vs {spec['default']!r}"
+        else:
+            # Defaults computed from other roles' variables are marked required instead.
+            assert spec.get("required") and "{{" in str(value), f"{role}: {name} has a default but the spec gives none"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_input_carries_the_role_prefix(role):
+    bad = [name for name in spec_options(role) if not name.startswith(f"{role}_")]
+    assert bad == []
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_secrets_have_no_default(role):
+    for name, option in spec_options(role).items():
+        if option.get("no_log") and option.get("type") == "str":
+            assert name not in defaults(role) or defaults(role)[name] == "", f"{role}: secret {name} has a default"
+
+
+@pytest.mark.parametrize("template", sorted((ROOT / "roles").glob("*/templates/**/*.j2")), ids=lambda p: str(p.relative_to(ROOT)))
+def test_templates_start_with_the_managed_marker(template):
+    assert template.read_text().startswith("{{ ansible_managed | comment }}")
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_role_has_a_readme_naming_each_input(role):
+    readme = ROOT / "roles" / role / "README.md"
+    assert readme.is_file()
+    text = readme.read_text()
+    undocumented = [name for name in spec_options(role) if f"`{name}`" not in text]
+    assert undocumented == [], f"{role}/README.md does not mention {undocumented}"
