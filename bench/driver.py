@@ -1,0 +1,214 @@
+"""The benchmark's hands inside the host: publish, time, and answer in JSON.
+
+bench/bench.py copies this file and benchtasks.py to /opt/bench on the host and runs it
+as the app's user with the deployed settings (EnvironmentFile=/etc/<app>/celery.env),
+one sub-command per call; the last line of standard output is one JSON object.
+
+    driver.py ping     --node celery@HOST            wait until that worker answers
+    driver.py drain    --node celery@HOST --tasks N  publish N tasks, then time their drain
+    driver.py latency  --count N --warmup W          N sequential add(1, 1) round trips
+    driver.py events   on|off                        task events on or off in every worker
+    driver.py http-ready --url URL                   wait until URL answers 200
+
+Only the standard library and what the app's virtualenv holds are used.
+"""
+
+import argparse
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+
+from test_celery.celery import app
+
+import benchtasks
+
+QUEUE = "celery"  # the default queue: the deployed worker is started without --queues
+
+
+def emit(**fields) -> None:
+    print(json.dumps(fields), flush=True)
+
+
+def fail(message: str, **fields) -> int:
+    emit(ok=False, error=message, **fields)
+    return 1
+
+
+def ping_until(node: str, timeout: float) -> float | None:
+    """Seconds until `node` answered a ping, or None when it did not within timeout."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        replies = app.control.ping(destination=[node], timeout=0.5)
+        if any(node in reply for reply in replies):
+            return time.monotonic() - start
+    return None
+
+
+def queue_depth(conn) -> int:
+    """Messages ready in the queue (not counting those delivered but not yet acked)."""
+    _, count, _ = conn.default_channel.queue_declare(QUEUE, passive=True)
+    return count
+
+
+def noop_total(node: str) -> int:
+    """How many benchtasks.noop the worker has accepted since it started."""
+    stats = app.control.inspect(destination=[node], timeout=2.0).stats() or {}
+    return stats.get(node, {}).get("total", {}).get(benchtasks.noop.name, 0)
+
+
+def control_ok(replies, node: str) -> bool:
+    return any(node in reply and "ok" in reply[node] for reply in replies or [])
+
+
+def cmd_ping(args) -> int:
+    waited = ping_until(args.node, args.timeout)
+    if waited is None:
+        return fail(f"{args.node} did not answer a ping within {args.timeout:.0f} s")
+    emit(ok=True, node=args.node, waited_s=round(waited, 3))
+    return 0
+
+
+def cmd_drain(args) -> int:
+    """Publish first, then let the worker drain the queue, timed by the tasks themselves.
+
+    The worker is running and idle. It stops consuming from the queue while the tasks are
+    published and starts again once all are in, so the broker holds the whole batch
+    before the first is delivered. The batch is stamp, N-2 noops, stamp: the two stamps
+    return the time they ran (same host, same clock), and the N-1 tasks between the
+    first stamp and the last are the drain. The broker delivers in order, so the last
+    stamp runs at most a pool's width of tasks before the end; the worker's own count of
+    accepted noops checks that every task of the batch was consumed.
+    """
+    node, total = args.node, args.tasks
+    if total < 3:
+        return fail("--tasks must be at least 3")
+    if ping_until(node, 30) is None:
+        return fail(f"{node} does not answer")
+    if not control_ok(app.control.cancel_consumer(QUEUE, destination=[node], reply=True,
+                                                  timeout=5), node):
+        return fail(f"{node} did not stop consuming from {QUEUE}")
+    with app.connection_for_write() as conn:
+        leftover = queue_depth(conn)
+        if leftover:
+            conn.default_channel.queue_purge(QUEUE)
+    accepted_before = noop_total(node)
+
+    t_publish = time.monotonic()
+    first = benchtasks.stamp.apply_async()
+    with app.producer_or_acquire() as producer:
+        for _ in range(total - 2):
+            benchtasks.noop.apply_async(producer=producer)
+    last = benchtasks.stamp.apply_async()
+    publish_s = time.monotonic() - t_publish
+    with app.connection_for_write() as conn:
+        queued = queue_depth(conn)
+
+    t_resume = time.monotonic()
+    if not control_ok(app.control.add_consumer(QUEUE, destination=[node], reply=True,
+                                               timeout=5), node):
+        return fail(f"{node} did not resume consuming from {QUEUE}")
+    wait = max(120.0, total / 200.0)
+    ran_first = first.get(timeout=wait)
+    ran_last = last.get(timeout=wait)
+    wall_s = time.monotonic() - t_resume
+
+    # Completeness: every noop of the batch was taken by this worker.
+    deadline = time.monotonic() + 15
+    accepted = noop_total(node) - accepted_before
+    while accepted < total - 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        accepted = noop_total(node) - accepted_before
+    with app.connection_for_write() as conn:
+        remaining = queue_depth(conn)
+
+    drain_s = ran_last - ran_first
+    result = dict(
+        node=node, tasks=total, queued=queued, leftover_purged=leftover,
+        publish_s=round(publish_s, 3), publish_per_s=round(total / publish_s, 1),
+        drain_s=round(drain_s, 4),
+        tasks_per_s=round((total - 1) / drain_s, 1) if drain_s > 0 else None,
+        wall_s=round(wall_s, 3), noops_accepted=accepted, remaining=remaining,
+    )
+    if accepted != total - 2 or remaining:
+        return fail("the worker did not take the whole batch", **result)
+    emit(ok=True, **result)
+    return 0
+
+
+def cmd_latency(args) -> int:
+    """Sequential add(1, 1) round trips through the rpc backend, after a warm-up."""
+    for _ in range(args.warmup):
+        benchtasks.add.delay(1, 1).get(timeout=30)
+    samples = []
+    for _ in range(args.count):
+        start = time.perf_counter()
+        value = benchtasks.add.delay(1, 1).get(timeout=30)
+        samples.append((time.perf_counter() - start) * 1000.0)
+        if value != 2:
+            return fail(f"add(1, 1) returned {value!r}")
+    emit(ok=True, count=args.count, warmup=args.warmup, samples_ms=[round(s, 4) for s in samples])
+    return 0
+
+
+def cmd_events(args) -> int:
+    """Switch task events in every worker (what Flower does, every few seconds)."""
+    if args.state == "on":
+        replies = app.control.enable_events(reply=True, timeout=2.0)
+    else:
+        replies = app.control.disable_events(reply=True, timeout=2.0)
+    emit(ok=bool(replies), state=args.state, replies=replies)
+    return 0 if replies else 1
+
+
+def cmd_http_ready(args) -> int:
+    start = time.monotonic()
+    last_error = ""
+    while time.monotonic() - start < args.timeout:
+        try:
+            with urllib.request.urlopen(args.url, timeout=2) as response:
+                if response.status == 200:
+                    emit(ok=True, url=args.url, waited_s=round(time.monotonic() - start, 3))
+                    return 0
+        except (urllib.error.URLError, OSError) as error:
+            last_error = str(error)
+        time.sleep(0.25)
+    return fail(f"{args.url} did not answer within {args.timeout:.0f} s: {last_error}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ping = commands.add_parser("ping")
+    ping.add_argument("--node", required=True)
+    ping.add_argument("--timeout", type=float, default=60.0)
+    ping.set_defaults(run=cmd_ping)
+
+    drain = commands.add_parser("drain")
+    drain.add_argument("--node", required=True)
+    drain.add_argument("--tasks", type=int, default=20000)
+    drain.set_defaults(run=cmd_drain)
+
+    latency = commands.add_parser("latency")
+    latency.add_argument("--count", type=int, default=1000)
+    latency.add_argument("--warmup", type=int, default=100)
+    latency.set_defaults(run=cmd_latency)
+
+    events = commands.add_parser("events")
+    events.add_argument("state", choices=["on", "off"])
+    events.set_defaults(run=cmd_events)
+
+    http_ready = commands.add_parser("http-ready")
+    http_ready.add_argument("--url", required=True)
+    http_ready.add_argument("--timeout", type=float, default=60.0)
+    http_ready.set_defaults(run=cmd_http_ready)
+
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

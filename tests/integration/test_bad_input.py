@@ -1,0 +1,207 @@
+"""Bad input stops the run before any host changes, with a message that names the
+variable and the form it expects.
+
+Each case takes a valid inventory (the baseline test proves it passes every check),
+breaks one thing, runs the whole site.yml against a fresh container and asserts the
+message, that no task reported a change, that no secret was printed, and that the
+container holds the same packages, accounts and files as before.
+"""
+
+import copy
+import os
+import re
+import secrets
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import ROOT, host_state
+
+BROKER_PASSWORD = secrets.token_hex(16)
+FLOWER_PASSWORD = secrets.token_hex(16)
+
+GROUPS = ("rabbitmq", "celery_workers", "flower")
+
+
+def base_vars() -> dict:
+    return {
+        "ansible_connection": "community.docker.docker",
+        "ansible_python_interpreter": "/usr/bin/python3",
+        "rabbitmq_vhosts": [{"name": "doky_host"}],
+        "rabbitmq_users": [{
+            "name": "doky",
+            "password": BROKER_PASSWORD,
+            "tags": ["doky_tag"],
+            "permissions": [{"vhost": "doky_host", "configure": ".*", "write": ".*", "read": ".*"}],
+        }],
+        "celery_app_broker_user": "doky",
+        "celery_app_broker_vhost": "doky_host",
+        "celery_app_broker_password": BROKER_PASSWORD,
+        "flower_basic_auth": [{"username": "admin", "password": FLOWER_PASSWORD}],
+    }
+
+
+def setter(key, value):
+    def change(variables, groups):
+        variables[key] = value
+    return change
+
+
+def deleter(key):
+    def change(variables, groups):
+        del variables[key]
+    return change
+
+
+def change_user(**fields):
+    def change(variables, groups):
+        user = variables["rabbitmq_users"][0]
+        for field, value in fields.items():
+            if value is None:
+                user.pop(field, None)
+            else:
+                user[field] = value
+    return change
+
+
+def change_permission(**fields):
+    def change(variables, groups):
+        permission = variables["rabbitmq_users"][0]["permissions"][0]
+        for field, value in fields.items():
+            if value is None:
+                permission.pop(field, None)
+            else:
+                permission[field] = value
+    return change
+
+
+def without_group(group):
+    def change(variables, groups):
+        groups.remove(group)
+    return change
+
+
+def both(*changes):
+    def change(variables, groups):
+        for one in changes:
+            one(variables, groups)
+    return change
+
+
+# (id, change, phrases the output must hold: the variable and the expected form)
+CASES = [
+    ("missing broker password", deleter("celery_app_broker_password"),
+     ["celery_app_broker_password is not set", "ansible-vault"]),
+    ("missing flower credentials", deleter("flower_basic_auth"),
+     ["missing required arguments: flower_basic_auth"]),
+    ("empty flower credentials", setter("flower_basic_auth", []),
+     ["flower_basic_auth must list at least one user"]),
+    ("flower user name with a colon", setter("flower_basic_auth", [{"username": "ad:min", "password": FLOWER_PASSWORD}]),
+     ["flower_basic_auth[].username must be a name without ':'"]),
+    ("broker user without password", change_user(password=None),
+     ["rabbitmq_users entries ['doky'] have no password"]),
+    ("concurrency not a number", setter("celery_worker_concurrency", "many"),
+     ["celery_worker_concurrency", "int"]),
+    ("zero concurrency", setter("celery_worker_concurrency", 0),
+     ["celery_worker_concurrency must be a positive number"]),
+    ("negative concurrency", setter("celery_worker_concurrency", -2),
+     ["celery_worker_concurrency must be a positive number", "got -2"]),
+    ("unknown pool", setter("celery_worker_pool", "fork"),
+     ["celery_worker_pool must be one of", "prefork"]),
+    ("unknown log level", setter("celery_worker_loglevel", "verbose"),
+     ["celery_worker_loglevel must be one of", "debug"]),
+    ("flower port out of range", setter("flower_port", 70000),
+     ["flower_port must be a port number from 1 to 65535", "got 70000"]),
+    ("flower port not a number", setter("flower_port", "http"),
+     ["flower_port", "int"]),
+    ("AMQP port zero", setter("rabbitmq_amqp_port", 0),
+     ["rabbitmq_amqp_port must be a port number from 1 to 65535"]),
+    ("flower address is a name", setter("flower_address", "localhost"),
+     ["flower_address must be an IPv4 or IPv6 address", "got 'localhost'"]),
+    ("management address out of range", setter("rabbitmq_management_address", "999.1.1.1"),
+     ["rabbitmq_management_address must be an IPv4 or IPv6 address"]),
+    ("permission on an undeclared vhost", change_permission(vhost="elsewhere"),
+     ["vhost 'elsewhere'", "not in rabbitmq_vhosts"]),
+    ("permission without its vhost", change_permission(vhost=None),
+     ["missing required arguments: vhost", "rabbitmq_users", "permissions"]),
+    ("empty vhost name", setter("rabbitmq_vhosts", [{"name": ""}]),
+     ["rabbitmq_vhosts[].name must be a non-empty name"]),
+    ("policy without a pattern", setter("rabbitmq_policies", [{"name": "p", "definition": {"expires": 1000}}]),
+     ["missing required arguments: pattern", "rabbitmq_policies"]),
+    ("app name with dashes", setter("celery_app_name", "test-celery"),
+     ["celery_app_name must be a dotted Python module name", "got 'test-celery'"]),
+    ("empty app name", setter("celery_app_name", ""),
+     ["celery_app_name must be a dotted Python module name"]),
+    ("two app sources", both(setter("celery_app_pip_requirement", "myapp==1.0"),
+                             setter("celery_app_git_url", "https://example.invalid/myapp.git")),
+     ["Set at most one of celery_app_src_path", "set: celery_app_pip_requirement, celery_app_git_url"]),
+    ("source path without a project", setter("celery_app_src_path", "/nonexistent/app"),
+     ["celery_app_src_path must be a directory on the controller holding pyproject.toml"]),
+    ("inventory without a rabbitmq host", without_group("rabbitmq"),
+     ["celery_app_broker_hosts is empty", "'rabbitmq' group"]),
+    ("empty broker user", setter("celery_app_broker_user", ""),
+     ["celery_app_broker_user must name the app's broker user"]),
+    ("broker URL with a wrong scheme", setter("celery_app_broker_url", "http://broker:5672/"),
+     ["celery_app_broker_url must start with amqp://"]),
+    ("node name without @", setter("celery_worker_node_name", "worker"),
+     ["celery_worker_node_name must look like NAME@HOST"]),
+    ("zero stop timeout", setter("celery_worker_stop_timeout", 0),
+     ["celery_worker_stop_timeout must be a positive number of seconds"]),
+    ("queue name with a space", setter("celery_worker_queues", ["high priority"]),
+     ["celery_worker_queues must be queue names without spaces"]),
+    ("app user root", setter("celery_app_user", "root"),
+     ["celery_app_user must be a system account name other than root"]),
+    ("bad environment variable name", setter("celery_app_environment", {"1BAD": "x"}),
+     ["celery_app_environment keys must be environment variable names"]),
+    ("users not a list of entries", setter("rabbitmq_users", ["doky"]),
+     ["rabbitmq_users", "dict"]),
+]
+
+
+def write_inventory(path, name, variables, groups):
+    hosts = {"all": {"children": {group: {"hosts": {name: None}} for group in groups}}}
+    (path / "hosts.yml").write_text(yaml.safe_dump(hosts))
+    (path / "group_vars").mkdir(exist_ok=True)
+    (path / "group_vars" / "all.yml").write_text(yaml.safe_dump(variables))
+
+
+def run(ansible_playbook, inventory, playbook):
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    return subprocess.run(
+        [ansible_playbook, "-i", str(inventory / "hosts.yml"), str(ROOT / playbook)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )
+
+
+def test_the_valid_inventory_passes_every_check(tmp_path, target, ansible_playbook):
+    write_inventory(tmp_path, target, base_vars(), list(GROUPS))
+    result = run(ansible_playbook, tmp_path, "playbooks/preflight.yml")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "changed=0" in result.stdout
+    assert BROKER_PASSWORD not in result.stdout + result.stderr
+
+
+def test_there_are_at_least_twenty_distinct_cases():
+    assert len({case[0] for case in CASES}) == len(CASES) >= 20
+
+
+@pytest.mark.parametrize(("change", "expected"), [case[1:] for case in CASES], ids=[case[0] for case in CASES])
+def test_bad_input_stops_before_any_change(tmp_path, target, ansible_playbook, change, expected):
+    variables, groups = copy.deepcopy(base_vars()), list(GROUPS)
+    change(variables, groups)
+    write_inventory(tmp_path, target, variables, groups)
+    before = host_state(target)
+
+    result = run(ansible_playbook, tmp_path, "site.yml")
+    output = result.stdout + result.stderr
+    # Ansible folds long messages; compare with single spaces.
+    flat = " ".join(output.split())
+
+    assert result.returncode != 0, result.stdout[-3000:]
+    for phrase in expected:
+        assert phrase in flat, f"{phrase!r} not in output:\n{result.stdout[-3000:]}"
+    assert re.search(r"^changed: \[", output, re.M) is None
+    assert re.search(r"changed=[1-9]", output) is None
+    assert BROKER_PASSWORD not in output and FLOWER_PASSWORD not in output
+    assert host_state(target) == before
