@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help demo demo-clean test lint unit badinput molecule molecule-scenario images engine venv clean
+.PHONY: help demo demo-clean test lint unit integration molecule molecule-scenario images engine venv clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -30,7 +30,7 @@ lint: venv ## yamllint, ansible-lint (production profile), syntax of both invent
 unit: venv ## the app's pytest suite and the roles' own checks
 	$(BIN)/pytest -q app/tests tests --ignore=tests/integration
 
-badinput: venv images ## 30+ bad inputs against a fresh container: clear error, host unchanged
+integration: venv images ## fresh containers: 30+ bad inputs, check mode, secrets, listeners
 	$(BIN)/pytest -q tests/integration
 
 molecule: venv images ## every Molecule scenario, both Debian releases

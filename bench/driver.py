@@ -9,6 +9,7 @@ one sub-command per call; the last line of standard output is one JSON object.
     driver.py latency  --count N --warmup W          N sequential add(1, 1) round trips
     driver.py events   on|off                        task events on or off in every worker
     driver.py http-ready --url URL                   wait until URL answers 200
+    driver.py purge                                  drop leftover benchtasks.* messages
 
 Only the standard library and what the app's virtualenv holds are used.
 """
@@ -63,10 +64,24 @@ def control_ok(replies, node: str) -> bool:
 
 
 def cmd_ping(args) -> int:
+    """Wait for the worker, then report what it runs: pool, processes, prefetch, tasks."""
     waited = ping_until(args.node, args.timeout)
     if waited is None:
         return fail(f"{args.node} did not answer a ping within {args.timeout:.0f} s")
-    emit(ok=True, node=args.node, waited_s=round(waited, 3))
+    inspect = app.control.inspect(destination=[args.node], timeout=2.0)
+    registered = (inspect.registered() or {}).get(args.node, [])
+    stats = (inspect.stats() or {}).get(args.node, {})
+    pool = stats.get("pool", {})
+    info = dict(node=args.node, waited_s=round(waited, 3),
+                pool=pool.get("implementation", "").rsplit(":", 1)[-1],
+                concurrency=pool.get("max-concurrency"),
+                prefetch_count=stats.get("prefetch_count"), pid=stats.get("pid"))
+    missing = [t.name for t in (benchtasks.noop, benchtasks.stamp, benchtasks.add)
+               if t.name not in registered]
+    if missing:
+        return fail(f"{args.node} does not know {', '.join(missing)}: benchtasks not loaded",
+                    **info)
+    emit(ok=True, **info)
     return 0
 
 
@@ -162,6 +177,28 @@ def cmd_events(args) -> int:
     return 0 if replies else 1
 
 
+def cmd_purge(args) -> int:
+    """Remove the benchmark's own tasks left in the queue (after an interrupted run).
+
+    Other messages are left unacknowledged and go back to the queue when the connection
+    closes, so only benchtasks.* are removed.
+    """
+    removed = kept = 0
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        for _ in range(queue_depth(conn)):
+            message = channel.basic_get(QUEUE, no_ack=False)
+            if message is None:
+                break
+            if str(message.headers.get("task", "")).startswith("benchtasks."):
+                message.ack()
+                removed += 1
+            else:
+                kept += 1
+    emit(ok=True, removed=removed, kept=kept)
+    return 0
+
+
 def cmd_http_ready(args) -> int:
     start = time.monotonic()
     last_error = ""
@@ -200,6 +237,9 @@ def main(argv=None) -> int:
     events = commands.add_parser("events")
     events.add_argument("state", choices=["on", "off"])
     events.set_defaults(run=cmd_events)
+
+    purge = commands.add_parser("purge")
+    purge.set_defaults(run=cmd_purge)
 
     http_ready = commands.add_parser("http-ready")
     http_ready.add_argument("--url", required=True)

@@ -26,7 +26,7 @@ stage() {
 
 stage lint make --no-print-directory lint
 stage unit make --no-print-directory unit
-stage badinput make --no-print-directory badinput
+stage integration make --no-print-directory integration
 for scenario in $(ls molecule); do
   stage "molecule $scenario" make --no-print-directory molecule-scenario SCENARIO="$scenario"
 done

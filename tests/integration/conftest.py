@@ -2,6 +2,7 @@
 left exactly as it was."""
 
 import os
+import secrets
 import shutil
 import subprocess
 import time
@@ -9,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = os.environ.get("MOLECULE_DEBIAN12_IMAGE") or "celery-stack/debian-systemd:12"
@@ -24,21 +26,8 @@ def docker(*args, check=True, **kwargs):
 @pytest.fixture(scope="session")
 def target():
     """A booted Debian 12 container, removed at the end."""
-    name = f"badinput-{uuid.uuid4().hex[:8]}"
-    docker(
-        "run", "-d", "--name", name, "--hostname", name,
-        "--cap-add", "SYS_ADMIN", "--cgroupns", "host",
-        "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-        "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
-        IMAGE, "/lib/systemd/systemd",
-    )
+    name = start_container("badinput")
     try:
-        for _ in range(120):
-            state = docker("exec", name, "systemctl", "is-system-running", check=False).stdout.strip()
-            if state in ("running", "degraded"):
-                break
-            time.sleep(0.5)
-        docker("exec", name, "touch", MARKER)
         yield name
     finally:
         docker("rm", "-f", name, check=False)
@@ -53,8 +42,61 @@ def host_state(name: str) -> dict:
     ).stdout.split()
     return {"packages": packages, "accounts": accounts, "touched": sorted(touched)}
 
+BROKER_PASSWORD = secrets.token_hex(16)
+FLOWER_PASSWORD = secrets.token_hex(16)
+GROUPS = ("rabbitmq", "celery_workers", "flower")
 
-@pytest.fixture(scope="session")
-def ansible_playbook():
+
+def base_vars() -> dict:
+    """A valid inventory for one host playing every part; secrets are random per run."""
+    return {
+        "ansible_connection": "community.docker.docker",
+        "ansible_python_interpreter": "/usr/bin/python3",
+        "rabbitmq_vhosts": [{"name": "doky_host"}],
+        "rabbitmq_users": [{
+            "name": "doky",
+            "password": BROKER_PASSWORD,
+            "tags": ["doky_tag"],
+            "permissions": [{"vhost": "doky_host", "configure": ".*", "write": ".*", "read": ".*"}],
+        }],
+        "celery_app_broker_user": "doky",
+        "celery_app_broker_vhost": "doky_host",
+        "celery_app_broker_password": BROKER_PASSWORD,
+        "celery_worker_concurrency": 2,
+        "flower_basic_auth": [{"username": "admin", "password": FLOWER_PASSWORD}],
+    }
+
+
+def write_inventory(path, name, variables, groups):
+    hosts = {"all": {"children": {group: {"hosts": {name: None}} for group in groups}}}
+    (path / "hosts.yml").write_text(yaml.safe_dump(hosts))
+    (path / "group_vars").mkdir(exist_ok=True)
+    (path / "group_vars" / "all.yml").write_text(yaml.safe_dump(variables))
+
+
+def run_playbook(inventory, playbook, *options):
     exe = ROOT / ".venv" / "bin" / "ansible-playbook"
-    return str(exe) if exe.exists() else shutil.which("ansible-playbook")
+    exe = str(exe) if exe.exists() else shutil.which("ansible-playbook")
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    return subprocess.run(
+        [exe, "-i", str(inventory / "hosts.yml"), str(ROOT / playbook), *options],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200,
+    )
+
+
+def start_container(prefix: str) -> str:
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    docker(
+        "run", "-d", "--name", name, "--hostname", name,
+        "--cap-add", "SYS_ADMIN", "--cgroupns", "host",
+        "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+        "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
+        IMAGE, "/lib/systemd/systemd",
+    )
+    for _ in range(120):
+        state = docker("exec", name, "systemctl", "is-system-running", check=False).stdout.strip()
+        if state in ("running", "degraded"):
+            break
+        time.sleep(0.5)
+    docker("exec", name, "touch", MARKER)
+    return name

@@ -8,38 +8,11 @@ container holds the same packages, accounts and files as before.
 """
 
 import copy
-import os
 import re
-import secrets
-import subprocess
 
 import pytest
-import yaml
 
-from conftest import ROOT, host_state
-
-BROKER_PASSWORD = secrets.token_hex(16)
-FLOWER_PASSWORD = secrets.token_hex(16)
-
-GROUPS = ("rabbitmq", "celery_workers", "flower")
-
-
-def base_vars() -> dict:
-    return {
-        "ansible_connection": "community.docker.docker",
-        "ansible_python_interpreter": "/usr/bin/python3",
-        "rabbitmq_vhosts": [{"name": "doky_host"}],
-        "rabbitmq_users": [{
-            "name": "doky",
-            "password": BROKER_PASSWORD,
-            "tags": ["doky_tag"],
-            "permissions": [{"vhost": "doky_host", "configure": ".*", "write": ".*", "read": ".*"}],
-        }],
-        "celery_app_broker_user": "doky",
-        "celery_app_broker_vhost": "doky_host",
-        "celery_app_broker_password": BROKER_PASSWORD,
-        "flower_basic_auth": [{"username": "admin", "password": FLOWER_PASSWORD}],
-    }
+from conftest import BROKER_PASSWORD, FLOWER_PASSWORD, GROUPS, base_vars, host_state, run_playbook, write_inventory
 
 
 def setter(key, value):
@@ -159,24 +132,9 @@ CASES = [
 ]
 
 
-def write_inventory(path, name, variables, groups):
-    hosts = {"all": {"children": {group: {"hosts": {name: None}} for group in groups}}}
-    (path / "hosts.yml").write_text(yaml.safe_dump(hosts))
-    (path / "group_vars").mkdir(exist_ok=True)
-    (path / "group_vars" / "all.yml").write_text(yaml.safe_dump(variables))
-
-
-def run(ansible_playbook, inventory, playbook):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    return subprocess.run(
-        [ansible_playbook, "-i", str(inventory / "hosts.yml"), str(ROOT / playbook)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
-    )
-
-
-def test_the_valid_inventory_passes_every_check(tmp_path, target, ansible_playbook):
+def test_the_valid_inventory_passes_every_check(tmp_path, target):
     write_inventory(tmp_path, target, base_vars(), list(GROUPS))
-    result = run(ansible_playbook, tmp_path, "playbooks/preflight.yml")
+    result = run_playbook(tmp_path, "playbooks/preflight.yml")
     assert result.returncode == 0, result.stdout[-3000:]
     assert "changed=0" in result.stdout
     assert BROKER_PASSWORD not in result.stdout + result.stderr
@@ -187,13 +145,13 @@ def test_there_are_at_least_twenty_distinct_cases():
 
 
 @pytest.mark.parametrize(("change", "expected"), [case[1:] for case in CASES], ids=[case[0] for case in CASES])
-def test_bad_input_stops_before_any_change(tmp_path, target, ansible_playbook, change, expected):
+def test_bad_input_stops_before_any_change(tmp_path, target, change, expected):
     variables, groups = copy.deepcopy(base_vars()), list(GROUPS)
     change(variables, groups)
     write_inventory(tmp_path, target, variables, groups)
     before = host_state(target)
 
-    result = run(ansible_playbook, tmp_path, "site.yml")
+    result = run_playbook(tmp_path, "site.yml")
     output = result.stdout + result.stderr
     # Ansible folds long messages; compare with single spaces.
     flat = " ".join(output.split())

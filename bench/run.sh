@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# make bench: the five figures of bench/README.md, measured against the local demo
+# container (created and converged by scripts/demo.sh first), printed as a table and
+# written to bench/results/<time>.json. Counts and switches come from the environment:
+#   BENCH_TASKS=20000 BENCH_PAIRS=3 BENCH_ROUNDTRIPS=1000 BENCH_FIGURES=1,2,3,4,5
+#   BENCH_MOLECULE_LOG=<file> or BENCH_RUN_MOLECULE=1 for figure 4
+#   BENCH_SKIP_DEMO=1 to use the demo container as it is, without converging it first
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export PATH="$PWD/.venv/bin:$PATH"
+export BENCH_STAMP=${BENCH_STAMP:-$(date -u +%Y%m%dT%H%M%SZ)}
+results=${BENCH_RESULTS:-bench/results}
+mkdir -p "$results"
+
+# What `make demo` needs, from a fresh clone: the controller virtualenv, a container
+# engine, the image and the converged demo container.
+[ -x .venv/bin/ansible-playbook ] || make venv
+docker info >/dev/null 2>&1 || scripts/container-engine.sh
+
+if [ "${BENCH_SKIP_DEMO:-0}" != 1 ]; then
+  log="$results/$BENCH_STAMP-demo.log"
+  echo "[bench] scripts/demo.sh up (converges celery-demo; log: $log)"
+  if ! scripts/demo.sh up >"$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    echo "[bench] scripts/demo.sh up failed; see $log" >&2
+    exit 1
+  fi
+fi
+
+exec .venv/bin/python bench/bench.py
