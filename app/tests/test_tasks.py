@@ -21,3 +21,18 @@ def test_negative_sleep_is_refused(monkeypatch):
     monkeypatch.setenv("LONGTIME_ADD_SECONDS", "-1")
     with pytest.raises(ValueError, match="LONGTIME_ADD_SECONDS"):
         tasks.longtime_seconds()
+
+
+def test_record_run_notes_start_and_finish(monkeypatch, tmp_path):
+    monkeypatch.setenv("TEST_CELERY_RECORD_DIR", str(tmp_path))
+    assert tasks.record_run.apply(args=("t-1", 0.05)).get() == "t-1"
+    assert tasks.record_run.apply(args=("t-2", 0)).get() == "t-2"
+    lines = [line.split()[:2] for line in (tmp_path / "runs.log").read_text().splitlines()]
+    assert lines == [["start", "t-1"], ["done", "t-1"], ["start", "t-2"], ["done", "t-2"]]
+
+
+def test_record_run_without_a_directory_writes_nothing(monkeypatch, tmp_path):
+    monkeypatch.delenv("TEST_CELERY_RECORD_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert tasks.record_run.apply(args=("t", 0)).get() == "t"
+    assert list(tmp_path.iterdir()) == []

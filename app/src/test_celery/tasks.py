@@ -20,3 +20,26 @@ def longtime_add(x, y):
     """Add two numbers, slowly, the way a real job takes its time."""
     time.sleep(longtime_seconds())
     return x + y
+
+
+def _note(line: str) -> None:
+    """Append one line to TEST_CELERY_RECORD_DIR/runs.log, if that is set."""
+    directory = os.environ.get("TEST_CELERY_RECORD_DIR", "").strip()
+    if not directory:
+        return
+    # One write() on an O_APPEND descriptor: lines of concurrent pool processes never mix.
+    fd = os.open(os.path.join(directory, "runs.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+    try:
+        os.write(fd, (line + "\n").encode())
+    finally:
+        os.close(fd)
+
+
+@app.task
+def record_run(token: str, seconds: float = 2.0) -> str:
+    """Take a few seconds, noting each start and finish: how the fault tests count tasks
+    that were lost or that ran twice."""
+    _note(f"start {token} {os.getpid()}")
+    time.sleep(seconds)
+    _note(f"done {token} {os.getpid()}")
+    return token

@@ -1,0 +1,87 @@
+"""Send, watch and count record_run tasks for the fault scenario.
+
+Runs on the host under test with the deployed virtualenv and environment file:
+
+    faults.py send CASE N SECONDS        queue N tasks named CASE-0 .. CASE-(N-1)
+    faults.py wait-started CASE K SECS   return once K of them have started
+    faults.py collect CASE N SECS        wait for all N to finish; print the counts as JSON
+
+The worker notes "start TOKEN" and "done TOKEN" lines in $TEST_CELERY_RECORD_DIR/runs.log.
+"""
+
+import json
+import os
+import sys
+import time
+from collections import Counter
+
+RUNS = os.path.join(os.environ.get("TEST_CELERY_RECORD_DIR", "/var/lib/celery-worker"), "runs.log")
+
+
+def events(case: str) -> tuple[Counter, Counter]:
+    started, done = Counter(), Counter()
+    try:
+        with open(RUNS) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 2 and parts[1].startswith(case + "-"):
+                    (started if parts[0] == "start" else done)[parts[1]] += 1
+    except FileNotFoundError:
+        pass
+    return started, done
+
+
+def send(case: str, n: int, seconds: float) -> None:
+    from test_celery.tasks import record_run
+
+    for i in range(n):
+        record_run.apply_async(args=(f"{case}-{i}", seconds), ignore_result=True)
+    print(f"{case}: sent {n}")
+
+
+def wait_started(case: str, k: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        started, _ = events(case)
+        if len(started) >= k:
+            print(f"{case}: {len(started)} started")
+            return
+        time.sleep(0.2)
+    sys.exit(f"{case}: fewer than {k} tasks started within {timeout} s")
+
+
+def collect(case: str, n: int, timeout: float) -> None:
+    tokens = [f"{case}-{i}" for i in range(n)]
+    deadline = time.monotonic() + timeout
+    while True:
+        started, done = events(case)
+        finished = sum(1 for t in tokens if done[t] > 0)
+        if finished == n or time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
+    # A task "ran twice" when it started twice: at-least-once delivery re-runs a task whose
+    # worker died (or lost the broker) before acknowledging it.
+    print(json.dumps({
+        "case": case,
+        "sent": n,
+        "completed": finished,
+        "lost": n - finished,
+        "twice": sum(1 for t in tokens if started[t] > 1),
+        "executions": sum(started[t] for t in tokens),
+    }))
+
+
+def main(argv: list[str]) -> None:
+    command, case, *rest = argv
+    if command == "send":
+        send(case, int(rest[0]), float(rest[1]))
+    elif command == "wait-started":
+        wait_started(case, int(rest[0]), float(rest[1]))
+    elif command == "collect":
+        collect(case, int(rest[0]), float(rest[1]))
+    else:
+        sys.exit(f"unknown command {command}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
