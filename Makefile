@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help demo demo-clean test lint unit integration molecule molecule-scenario images engine venv clean
+.PHONY: help demo demo-clean test lint unit integration bench molecule molecule-scenario images engine venv clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -21,14 +21,15 @@ demo-clean: ## remove the demo container (and its generated secrets)
 test: venv images ## lint, the app's unit tests, every Molecule scenario
 	scripts/test.sh
 
-lint: venv ## yamllint, ansible-lint (production profile), syntax of both inventories
+lint: venv ## yamllint, ansible-lint (production profile), secret scan, syntax of both inventories
 	$(BIN)/yamllint --strict .
 	$(BIN)/ansible-lint --offline --profile production
+	git ls-files -z | xargs -0 $(BIN)/detect-secrets-hook --baseline .secrets.baseline
 	$(BIN)/ansible-playbook --syntax-check -i inventory/local site.yml
 	$(BIN)/ansible-playbook --syntax-check -i inventory/example site.yml
 
-unit: venv ## the app's pytest suite and the roles' own checks
-	$(BIN)/pytest -q app/tests tests --ignore=tests/integration
+unit: venv ## the app's pytest suite, the roles' own checks, the benchmark parsers
+	$(BIN)/pytest -q app/tests tests bench/tests --ignore=tests/integration
 
 integration: venv images ## fresh containers: 30+ bad inputs, check mode, secrets, listeners
 	$(BIN)/pytest -q tests/integration
@@ -38,6 +39,9 @@ molecule: venv images ## every Molecule scenario, both Debian releases
 
 molecule-scenario: venv images
 	$(BIN)/molecule test -s $(SCENARIO)
+
+bench: venv engine ## the five performance figures against the demo container (not part of test)
+	bench/run.sh
 
 images: engine ## the systemd-booting Debian 12 and 13 test images
 	scripts/build-image.sh 12 $${MOLECULE_DEBIAN12_IMAGE:-}

@@ -73,7 +73,7 @@ def cmd_ping(args) -> int:
     stats = (inspect.stats() or {}).get(args.node, {})
     pool = stats.get("pool", {})
     info = dict(node=args.node, waited_s=round(waited, 3),
-                pool=pool.get("implementation", "").rsplit(":", 1)[-1],
+                pool=pool.get("implementation", "").split(":")[0].rsplit(".", 1)[-1],
                 concurrency=pool.get("max-concurrency"),
                 prefetch_count=stats.get("prefetch_count"), pid=stats.get("pid"))
     missing = [t.name for t in (benchtasks.noop, benchtasks.stamp, benchtasks.add)

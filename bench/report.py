@@ -55,9 +55,10 @@ def ms(s: dict) -> str:
 def ratio(s: dict) -> str:
     if not s or s.get("median") is None:
         return "-"
+    # Three decimals: a ratio of 0.946 must not read as the 0.95 it misses.
     if s["n"] == 1:
-        return f"{s['median']:.2f}"
-    return f"{s['median']:.2f} ({s['min']:.2f}-{s['max']:.2f})"
+        return f"{s['median']:.3f}"
+    return f"{s['median']:.3f} ({s['min']:.3f}-{s['max']:.3f})"
 
 
 def seconds(value: float | None) -> str:

@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export PATH="$PWD/.venv/bin:$PATH"
+export PYTHONDONTWRITEBYTECODE=1
 export BENCH_STAMP=${BENCH_STAMP:-$(date -u +%Y%m%dT%H%M%SZ)}
 results=${BENCH_RESULTS:-bench/results}
 mkdir -p "$results"
