@@ -71,7 +71,9 @@ class Config:
         os.environ.get("BENCH_CEILING_ENV", "CELERY_WORKER_PREFETCH_MULTIPLIER=0")))
     image: str = os.environ.get("BENCH_IMAGE", "celery-stack/debian-systemd:12")
     molecule_log: str = os.environ.get("BENCH_MOLECULE_LOG", "")
-    run_molecule: bool = os.environ.get("BENCH_RUN_MOLECULE", "0") == "1"
+    # On by default so `make bench` prints every figure; 0 skips it (e.g. while another
+    # Molecule run uses the same container names).
+    run_molecule: bool = os.environ.get("BENCH_RUN_MOLECULE", "1") == "1"
     molecule_scenario: str = os.environ.get("BENCH_MOLECULE_SCENARIO", "default")
     results: Path = Path(os.environ.get("BENCH_RESULTS", BENCH / "results"))
     stamp: str = os.environ.get("BENCH_STAMP") or datetime.now(timezone.utc).strftime(
