@@ -35,30 +35,29 @@ def mark(ok: bool | None) -> str:
 
 # --- formatting --------------------------------------------------------------------------
 
-def rate(s: dict) -> str:
-    """'3,412/s (3,301-3,530)'"""
+def _spread(s: dict, fmt: str, unit: str = "") -> str:
+    """The median, then the range in brackets when there was more than one run."""
     if not s or s.get("median") is None:
         return "-"
+    text = f"{s['median']:{fmt}}{unit}"
     if s["n"] == 1:
-        return f"{s['median']:,.0f}/s"
-    return f"{s['median']:,.0f}/s ({s['min']:,.0f}-{s['max']:,.0f})"
+        return text
+    return f"{text} ({s['min']:{fmt}}-{s['max']:{fmt}})"
+
+
+def rate(s: dict) -> str:
+    """'3,412/s (3,301-3,530)'"""
+    return _spread(s, ",.0f", "/s")
 
 
 def ms(s: dict) -> str:
-    if not s or s.get("median") is None:
-        return "-"
-    if s["n"] == 1:
-        return f"{s['median']:.2f} ms"
-    return f"{s['median']:.2f} ms ({s['min']:.2f}-{s['max']:.2f})"
+    """'1.51 ms (1.46-1.55)'"""
+    return _spread(s, ".2f", " ms")
 
 
 def ratio(s: dict) -> str:
-    if not s or s.get("median") is None:
-        return "-"
     # Three decimals: a ratio of 0.946 must not read as the 0.95 it misses.
-    if s["n"] == 1:
-        return f"{s['median']:.3f}"
-    return f"{s['median']:.3f} ({s['min']:.3f}-{s['max']:.3f})"
+    return _spread(s, ".3f")
 
 
 def seconds(value: float | None) -> str:

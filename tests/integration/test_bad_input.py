@@ -27,26 +27,24 @@ def deleter(key):
     return change
 
 
-def change_user(**fields):
+def change_entry(pick, **fields):
+    """Set fields of one entry inside the variables (None removes the field)."""
     def change(variables, groups):
-        user = variables["rabbitmq_users"][0]
+        entry = pick(variables)
         for field, value in fields.items():
             if value is None:
-                user.pop(field, None)
+                entry.pop(field, None)
             else:
-                user[field] = value
+                entry[field] = value
     return change
+
+
+def change_user(**fields):
+    return change_entry(lambda v: v["rabbitmq_users"][0], **fields)
 
 
 def change_permission(**fields):
-    def change(variables, groups):
-        permission = variables["rabbitmq_users"][0]["permissions"][0]
-        for field, value in fields.items():
-            if value is None:
-                permission.pop(field, None)
-            else:
-                permission[field] = value
-    return change
+    return change_entry(lambda v: v["rabbitmq_users"][0]["permissions"][0], **fields)
 
 
 def without_group(group):
