@@ -25,9 +25,20 @@ if [[ "$image" != "$prefix:"* ]]; then
   exit 0
 fi
 
-# The mirror the host's apt already uses (deb822 sources first, then one-line lists).
-mirror=${DEBIAN_MIRROR:-$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)}
-mirror=${mirror:-http://deb.debian.org/debian}
+# The mirror the host's apt already uses: DEBIAN_MIRROR, else the first non-security
+# entry of the deb822 sources, else of the one-line lists. No address is built in: a
+# machine that names no mirror is told so instead of reaching one it never chose.
+apt_etc=${APT_ETC_DIR:-/etc/apt}
+host_mirror() {
+  awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' "$apt_etc"/sources.list.d/*.sources 2>/dev/null || true
+  awk '$1 == "deb" {for (i = 2; i <= NF; i++) if ($i ~ /^[a-z+]+:\/\//) {print $i; exit}}' \
+    "$apt_etc"/sources.list "$apt_etc"/sources.list.d/*.list 2>/dev/null | grep -v security || true
+}
+mirror=${DEBIAN_MIRROR:-$(host_mirror | head -n 1)}
+if [ -z "$mirror" ]; then
+  log "no Debian mirror found in $apt_etc/sources.list{,.d/}: set DEBIAN_MIRROR, e.g. DEBIAN_MIRROR=http://mirror.example/debian"
+  exit 1
+fi
 security=${DEBIAN_SECURITY_MIRROR:-${mirror%/debian}/debian-security}
 
 command -v debootstrap >/dev/null || { log "debootstrap is missing (apt-get install debootstrap)"; exit 1; }
