@@ -13,6 +13,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 ROLES = sorted(p.name for p in (ROOT / "roles").iterdir() if (p / "tasks" / "main.yml").is_file())
+# Roles with no main entry point: only other roles include them, with every input set.
+INTERNAL = sorted(p.name for p in (ROOT / "roles").iterdir() if p.is_dir() and p.name not in ROLES)
 
 
 def load(path: Path):
@@ -27,8 +29,54 @@ def defaults(role: str) -> dict:
     return load(ROOT / "roles" / role / "defaults" / "main.yml")
 
 
-def test_there_are_four_roles():
+def test_there_are_four_roles_and_one_shared_by_the_units():
     assert ROLES == ["celery_app", "celery_worker", "flower", "rabbitmq"]
+    assert INTERNAL == ["celery_unit"]
+
+
+def entry_points(role: str) -> dict:
+    return load(ROOT / "roles" / role / "meta" / "argument_specs.yml")["argument_specs"]
+
+
+@pytest.mark.parametrize("role", INTERNAL)
+def test_internal_entry_points_have_a_task_file_and_agree_with_defaults(role):
+    specs = entry_points(role)
+    text = (ROOT / "roles" / role / "defaults" / "main.yml").read_text()
+    options = {}
+    for entry, spec in specs.items():
+        assert (ROOT / "roles" / role / "tasks" / f"{entry}.yml").is_file(), f"{role}: no tasks/{entry}.yml"
+        for name, option in spec["options"].items():
+            # One input means the same in every entry point.
+            assert options.setdefault(name, option) == option, f"{role}: {name} differs between entry points"
+    for name, option in options.items():
+        assert name.startswith(f"{role}_")
+        if name in defaults(role):
+            assert option.get("default") == defaults(role)[name], f"{role}: {name} defaults differ"
+        else:
+            assert option.get("required"), f"{role}: {name} has no default, so it must be required"
+            assert re.search(rf"^# {re.escape(name)}:", text, re.M), f"{role}: {name} is not documented in defaults"
+    assert sorted(set(defaults(role)) - set(options)) == []
+    readme = (ROOT / "roles" / role / "README.md").read_text()
+    assert [name for name in options if f"`{name}`" not in readme] == []
+
+
+ALL_ROLES = ROLES + INTERNAL
+
+
+@pytest.mark.parametrize("role", ALL_ROLES)
+def test_no_role_reads_another_roles_variables(role):
+    # Only playbooks and the inventory join roles (playbooks/vars/app.yml). A role may set
+    # another role's inputs when it includes it (a YAML key), never read them.
+    others = [other for other in ALL_ROLES if other != role and not role.startswith(other)]
+    reads = re.compile(rf"\b(?:{'|'.join(others)})_[a-z0-9_]+\b(?!\s*:)")
+    found = []
+    for path in sorted((ROOT / "roles" / role).rglob("*")):
+        if path.suffix not in (".yml", ".j2"):
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            code = line.split("#", 1)[0] if path.suffix == ".yml" else line
+            found += [f"{path.relative_to(ROOT)}:{number}: {m}" for m in reads.findall(code)]
+    assert found == []
 
 
 @pytest.mark.parametrize("role", ROLES)
