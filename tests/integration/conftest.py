@@ -42,8 +42,12 @@ def host_state(name: str) -> dict:
     ).stdout.split()
     return {"packages": packages, "accounts": accounts, "touched": sorted(touched)}
 
-BROKER_PASSWORD = secrets.token_hex(16)
-FLOWER_PASSWORD = secrets.token_hex(16)
+# Random per run, and made of every character a shell, a URL, a systemd environment file
+# or a YAML file treats specially, spaces at both ends included (Flower's list form
+# forbids only the comma). They must work end to end and never be printed.
+NASTY = " $HOME ${PATH} `id` $(id) \"double\" 'single' back\\slash 100%25 %h #hash ;semi &amp |pipe :colon @at /slash ?q= "
+BROKER_PASSWORD = f" {secrets.token_hex(8)}{NASTY}, {secrets.token_hex(8)} "
+FLOWER_PASSWORD = f" {secrets.token_hex(8)}{NASTY}{secrets.token_hex(8)} "
 GROUPS = ("rabbitmq", "celery_workers", "flower")
 
 
@@ -100,3 +104,32 @@ def start_container(prefix: str) -> str:
         time.sleep(0.5)
     docker("exec", name, "touch", MARKER)
     return name
+
+
+class CmdlineSampler:
+    """Reads every process command line inside a container (and on this machine) over and
+    over while a playbook runs, to catch a secret that is on a command line only for the
+    second a command takes."""
+
+    def __init__(self, container: str, interval: float = 0.15):
+        import threading
+        self.container, self.interval = container, interval
+        self.samples: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        script = "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f 2>/dev/null; echo; done"
+        while not self._stop.is_set():
+            inside = docker("exec", self.container, "sh", "-c", script, check=False).stdout
+            here = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+            self.samples.append(inside + here)
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()

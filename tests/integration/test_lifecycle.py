@@ -1,31 +1,39 @@
 """One host through its life: check mode while it is fresh, a verbose converge, check
 mode once converged, then a search for the secrets everywhere an operator or another
-local user could read them.
+local user could read them. Last, broken deploys on the converged host: each must fail
+the run at its deploy gate, and a good converge afterwards must bring the stack back.
 
 The three runs happen once (module fixture), in that order; each test reads what it
 needs from them.
 """
 
+import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from subprocess import CompletedProcess
+from urllib.parse import quote
 
 import pytest
 
-from conftest import (BROKER_PASSWORD, FLOWER_PASSWORD, GROUPS, base_vars, docker, host_state,
+from conftest import (BROKER_PASSWORD, FLOWER_PASSWORD, GROUPS, CmdlineSampler, base_vars, docker, host_state,
                       run_playbook, start_container, write_inventory)
 
-SECRETS = (BROKER_PASSWORD, FLOWER_PASSWORD)
+# Each password as given, and as it stands URL-encoded in the broker URL.
+SECRETS = (BROKER_PASSWORD, FLOWER_PASSWORD, quote(BROKER_PASSWORD, safe=""))
 
 
 @dataclass
 class Life:
     host: str
+    inventory: Path
     fresh_state: dict
     state_after_check: dict
     check_fresh: CompletedProcess
     converge: CompletedProcess
     check_converged: CompletedProcess
+    # Every process command line, sampled inside the host and on this machine during the converge.
+    cmdlines_during_converge: list
 
 
 def recap(result: CompletedProcess, host: str) -> dict:
@@ -43,9 +51,10 @@ def life(tmp_path_factory):
         fresh = host_state(host)
         check_fresh = run_playbook(inventory, "site.yml", "--check", "--diff")
         after_check = host_state(host)
-        converge = run_playbook(inventory, "site.yml", "-v")
+        with CmdlineSampler(host) as sampler:
+            converge = run_playbook(inventory, "site.yml", "-v")
         check_converged = run_playbook(inventory, "site.yml", "--check", "--diff")
-        yield Life(host, fresh, after_check, check_fresh, converge, check_converged)
+        yield Life(host, inventory, fresh, after_check, check_fresh, converge, check_converged, sampler.samples)
     finally:
         docker("rm", "-f", host, check=False)
 
@@ -94,11 +103,40 @@ def test_no_secret_in_process_command_lines_or_unit_files(life):
         assert secret not in places
 
 
+def test_no_secret_on_any_command_line_at_any_moment_of_the_converge(life):
+    seen = "\n".join(life.cmdlines_during_converge)
+    # The sampler was quick enough to see short commands: each rabbitmqctl call lasts about a second.
+    assert len(life.cmdlines_during_converge) > 50
+    assert "rabbitmqctl" in seen
+    for secret in SECRETS:
+        assert secret not in seen
+
+
+LOGIN = """
+import base64, json, sys, urllib.request
+import amqp
+broker, flower = json.load(sys.stdin)
+connection = amqp.Connection("127.0.0.1:5672", userid="doky", password=broker, virtual_host="doky_host")
+connection.connect()
+connection.close()
+request = urllib.request.Request("http://127.0.0.1:5555/api/workers")
+request.add_header("Authorization", "Basic " + base64.b64encode(f"admin:{flower}".encode()).decode())
+print("broker login ok; flower", urllib.request.urlopen(request, timeout=10).status)
+"""
+
+
+def test_the_passwords_exactly_as_given_log_in_to_the_broker_and_to_flower(life):
+    # Spaces at both ends, $, backticks, quotes, backslashes and % must survive every hop.
+    result = docker("exec", "-i", life.host, "/opt/test_celery/venv/bin/python", "-c", LOGIN,
+                    input=json.dumps([BROKER_PASSWORD, FLOWER_PASSWORD]), check=False)
+    assert result.stdout.strip() == "broker login ok; flower 200", result.stderr[-1500:]
+
+
 def test_environment_files_are_root_group_0640(life):
     stats = sh(life.host, "stat -c '%U:%G %a %n' /etc/test_celery/celery.env /etc/test_celery/flower.env").splitlines()
     assert stats == ["root:celery 640 /etc/test_celery/celery.env", "root:celery 640 /etc/test_celery/flower.env"]
-    # ...and they are where the secrets do live.
-    assert BROKER_PASSWORD in sh(life.host, "cat /etc/test_celery/celery.env")
+    # ...and they are where the secrets do live (the broker URL carries the password URL-encoded).
+    assert quote(BROKER_PASSWORD, safe="") in sh(life.host, "cat /etc/test_celery/celery.env")
 
 
 def test_management_api_and_flower_listen_on_loopback_only(life):
@@ -111,3 +149,36 @@ def test_management_api_and_flower_listen_on_loopback_only(life):
 def test_guest_is_gone(life):
     users = sh(life.host, "rabbitmqctl --quiet list_users --formatter json")
     assert '"doky"' in users and '"guest"' not in users
+
+
+# Broken deploys, run last because they change the host; each ends with a failed run.
+GATE_CASES = [
+    ("worker that cannot start", {"celery_worker_extra_args": ["--no-such-option"]},
+     "celery-worker", "No such option"),
+    ("worker that cannot reach the broker", {"celery_app_broker_url": "amqp://doky:x@127.0.0.1:5999/doky_host"},
+     "celery-worker", "Cannot connect to amqp://doky:**@127.0.0.1:5999"),
+    ("Flower that cannot start", {"flower_extra_args": ["no_such_option=1"]},
+     "flower", "no_such_option"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "unit", "journal_says"), [c[1:] for c in GATE_CASES], ids=[c[0] for c in GATE_CASES])
+def test_a_broken_deploy_fails_at_the_gate_naming_the_unit_and_its_journal(life, tmp_path, overrides, unit, journal_says):
+    variables = dict(base_vars(), celery_worker_gate_timeout=20, flower_gate_timeout=20, **overrides)
+    write_inventory(tmp_path, life.host, variables, list(GROUPS))
+    result = run_playbook(tmp_path, "site.yml")
+    flat = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0, result.stdout[-3000:]
+    assert f"Deploy gate: {unit}.service did not pass" in flat, result.stdout[-3000:]
+    assert f"lines of journalctl -u {unit}" in flat
+    assert journal_says in flat, result.stdout[-3000:]
+    for secret in SECRETS:
+        assert secret not in result.stdout + result.stderr
+
+
+def test_a_good_converge_after_broken_ones_passes_every_gate(life):
+    result = run_playbook(life.inventory, "site.yml")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "Wait until the worker answers a Celery ping" in result.stdout
+    states = sh(life.host, "systemctl is-active celery-worker flower rabbitmq-server").split()
+    assert states == ["active", "active", "active"]
