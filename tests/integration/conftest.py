@@ -48,26 +48,32 @@ def host_state(name: str) -> dict:
 NASTY = " $HOME ${PATH} `id` $(id) \"double\" 'single' back\\slash 100%25 %h #hash ;semi &amp |pipe :colon @at /slash ?q= "
 BROKER_PASSWORD = f" {secrets.token_hex(8)}{NASTY}, {secrets.token_hex(8)} "
 FLOWER_PASSWORD = f" {secrets.token_hex(8)}{NASTY}{secrets.token_hex(8)} "
+MONITOR_PASSWORD = f"{secrets.token_hex(8)}{NASTY}"
 GROUPS = ("rabbitmq", "celery_workers", "flower")
 
 
 def base_vars() -> dict:
-    """A valid inventory for one host playing every part; secrets are random per run."""
+    """A valid inventory for one host playing every part; secrets are random per run. The
+    app's broker account is named once (celery_app_broker_*); rabbitmq_users holds only
+    what the app does not own."""
     return {
         "ansible_connection": "community.docker.docker",
         "ansible_python_interpreter": "/usr/bin/python3",
-        "rabbitmq_vhosts": [{"name": "doky_host"}],
         "rabbitmq_users": [{
-            "name": "doky",
-            "password": BROKER_PASSWORD,
-            "tags": ["doky_tag"],
-            "permissions": [{"vhost": "doky_host", "configure": ".*", "write": ".*", "read": ".*"}],
+            "name": "monitor",
+            "password": MONITOR_PASSWORD,
+            "tags": ["monitoring"],
+            "permissions": [{"vhost": "doky_host", "configure": "^$", "write": "^$", "read": "^$"}],
         }],
         "celery_app_broker_user": "doky",
         "celery_app_broker_vhost": "doky_host",
         "celery_app_broker_password": BROKER_PASSWORD,
+        "celery_app_broker_tags": ["doky_tag"],
         "celery_worker_concurrency": 2,
         "flower_basic_auth": [{"username": "admin", "password": FLOWER_PASSWORD}],
+        "flower_broker_api_url": "http://127.0.0.1:15672/api/",
+        "flower_broker_api_user": "monitor",
+        "flower_broker_api_password": MONITOR_PASSWORD,
     }
 
 

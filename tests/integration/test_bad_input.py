@@ -12,7 +12,10 @@ import re
 
 import pytest
 
-from conftest import BROKER_PASSWORD, FLOWER_PASSWORD, GROUPS, base_vars, host_state, run_playbook, write_inventory
+from urllib.parse import quote
+
+from conftest import (BROKER_PASSWORD, FLOWER_PASSWORD, GROUPS, MONITOR_PASSWORD, base_vars, host_state, run_playbook,
+                      write_inventory)
 
 
 def setter(key, value):
@@ -36,6 +39,24 @@ def change_entry(pick, **fields):
                 entry.pop(field, None)
             else:
                 entry[field] = value
+    return change
+
+
+def own_url(url):
+    """An operator with a broker URL of their own declares the app's user and vhost on the
+    broker themselves; the URL then disagrees with that declaration."""
+    def change(variables, groups):
+        variables["celery_app_broker_url"] = url
+        variables["rabbitmq_vhosts"] = [{"name": "doky_host"}]
+        variables["rabbitmq_users"].append({
+            "name": "doky", "password": BROKER_PASSWORD,
+            "permissions": [{"vhost": "doky_host", "configure": ".*", "write": ".*", "read": ".*"}]})
+    return change
+
+
+def add_user(entry):
+    def change(variables, groups):
+        variables["rabbitmq_users"].append(entry)
     return change
 
 
@@ -71,7 +92,7 @@ CASES = [
     ("flower user name with a colon", setter("flower_basic_auth", [{"username": "ad:min", "password": FLOWER_PASSWORD}]),
      ["flower_basic_auth[].username must be a name without ':'"]),
     ("broker user without password", change_user(password=None),
-     ["rabbitmq_users entries ['doky'] have no password"]),
+     ["rabbitmq_users entries ['monitor'] have no password"]),
     ("concurrency not a number", setter("celery_worker_concurrency", "many"),
      ["celery_worker_concurrency", "int"]),
     ("zero concurrency", setter("celery_worker_concurrency", 0),
@@ -113,7 +134,7 @@ CASES = [
      ["celery_app_broker_hosts is empty", "'rabbitmq' group"]),
     ("empty broker user", setter("celery_app_broker_user", ""),
      ["celery_app_broker_user must name the app's broker user"]),
-    ("broker URL with a wrong scheme", setter("celery_app_broker_url", "http://broker:5672/"),
+    ("broker URL with a wrong scheme", own_url("http://broker:5672/"),
      ["celery_app_broker_url must start with amqp://"]),
     ("node name without @", setter("celery_worker_node_name", "worker"),
      ["celery_worker_node_name must look like NAME@HOST"]),
@@ -127,6 +148,40 @@ CASES = [
      ["celery_app_environment keys must be environment variable names"]),
     ("users not a list of entries", setter("rabbitmq_users", ["doky"]),
      ["rabbitmq_users", "dict"]),
+    # Two roles that must agree (the app and the broker; Flower and the broker), each
+    # converged "successfully" into a broken stack before the checks between roles.
+    ("own entry for the app's user with another password",
+     add_user({"name": "doky", "password": "not " + BROKER_PASSWORD, "tags": ["doky_tag"],
+               "permissions": [{"vhost": "doky_host", "configure": ".*", "write": ".*", "read": ".*"}]}),
+     ["rabbitmq_users entry 'doky' differs from the app's broker account in password",
+      "celery_app_broker_password"]),
+    ("own entry for the app's user with other rights",
+     add_user({"name": "doky", "password": BROKER_PASSWORD, "tags": ["doky_tag"],
+               "permissions": [{"vhost": "doky_host", "configure": "^$", "write": ".*", "read": ".*"}]}),
+     ["rabbitmq_users entry 'doky' differs from the app's broker account in permissions on doky_host"]),
+    ("app's port is not the broker's listener", setter("celery_app_broker_port", 5673),
+     ["celery_app_broker_port uses port 5673, but broker", "listens on 5672 (rabbitmq_amqp_port)"]),
+    ("broker listens elsewhere than the app connects", setter("rabbitmq_amqp_port", 5673),
+     ["celery_app_broker_port uses port 5672, but broker", "listens on 5673 (rabbitmq_amqp_port)"]),
+    ("own URL with a password the broker does not hold",
+     own_url("amqp://doky:" + quote("not the password") + "@127.0.0.1:5672/doky_host"),
+     ["celery_app_broker_url differs from the password broker", "declares for 'doky'"]),
+    ("own URL with a vhost the broker does not declare",
+     own_url("amqp://doky:" + quote(BROKER_PASSWORD, safe="") + "@127.0.0.1:5672/elsewhere"),
+     ["celery_app_broker_url names vhost 'elsewhere', where broker", "gives 'doky' no permissions"]),
+    ("own URL with a user the broker does not declare",
+     own_url("amqp://ghost:" + quote(BROKER_PASSWORD, safe="") + "@127.0.0.1:5672/doky_host"),
+     ["celery_app_broker_url names broker user 'ghost', which broker", "does not declare"]),
+    ("Flower on the broker's AMQP port", setter("flower_port", 5672),
+     ["flower_port 5672 is taken on this host by the broker (rabbitmq_amqp_port)"]),
+    ("Flower on the management port", setter("flower_port", 15672),
+     ["flower_port 15672 is taken on this host by the broker (rabbitmq_management_port)"]),
+    ("management port equal to the AMQP port", setter("rabbitmq_management_port", 5672),
+     ["rabbitmq_management_port must differ from rabbitmq_amqp_port"]),
+    ("result backend without a scheme", setter("celery_app_result_backend", "redis-host:6379/0"),
+     ["celery_app_result_backend must be a URL with a scheme", "got 'redis-host:6379/0'"]),
+    ("line break in an environment value", setter("celery_app_environment", {"SENTRY_DSN": "https://x\nINJECTED=1"}),
+     ["celery_app_environment values must be on one line", "['SENTRY_DSN']"]),
 ]
 
 
@@ -136,6 +191,15 @@ def test_the_valid_inventory_passes_every_check(tmp_path, target):
     assert result.returncode == 0, result.stdout[-3000:]
     assert "changed=0" in result.stdout
     assert BROKER_PASSWORD not in result.stdout + result.stderr
+
+
+def test_an_own_url_that_matches_the_broker_passes_the_checks_between_roles(tmp_path, target):
+    variables, groups = copy.deepcopy(base_vars()), list(GROUPS)
+    own_url("amqp://doky:" + quote(BROKER_PASSWORD, safe="") + "@127.0.0.1:5672/doky_host")(variables, groups)
+    write_inventory(tmp_path, target, variables, groups)
+    result = run_playbook(tmp_path, "playbooks/preflight.yml")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "Check that the app and the brokers agree" in result.stdout
 
 
 def test_there_are_at_least_twenty_distinct_cases():
@@ -159,5 +223,6 @@ def test_bad_input_stops_before_any_change(tmp_path, target, change, expected):
         assert phrase in flat, f"{phrase!r} not in output:\n{result.stdout[-3000:]}"
     assert re.search(r"^changed: \[", output, re.M) is None
     assert re.search(r"changed=[1-9]", output) is None
-    assert BROKER_PASSWORD not in output and FLOWER_PASSWORD not in output
+    for secret in (BROKER_PASSWORD, FLOWER_PASSWORD, MONITOR_PASSWORD, quote(BROKER_PASSWORD, safe="")):
+        assert secret not in output
     assert host_state(target) == before
