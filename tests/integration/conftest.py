@@ -112,6 +112,17 @@ def start_container(prefix: str) -> str:
     return name
 
 
+def read_cmdlines() -> list[str]:
+    """Every process command line on this machine, arguments joined by spaces."""
+    lines = []
+    for path in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            lines.append(path.read_bytes().replace(b"\0", b" ").decode("utf-8", "replace"))
+        except OSError:
+            continue
+    return lines
+
+
 class CmdlineSampler:
     """Reads every process command line inside a container (and on this machine) over and
     over while a playbook runs, to catch a secret that is on a command line only for the
@@ -128,7 +139,7 @@ class CmdlineSampler:
         script = "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f 2>/dev/null; echo; done"
         while not self._stop.is_set():
             inside = docker("exec", self.container, "sh", "-c", script, check=False).stdout
-            here = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+            here = "\n".join(read_cmdlines())
             self.samples.append(inside + here)
             self._stop.wait(self.interval)
 
