@@ -156,7 +156,16 @@ def test_secrets_have_no_default(role):
 
 @pytest.mark.parametrize("template", sorted((ROOT / "roles").glob("*/templates/**/*.j2")), ids=lambda p: str(p.relative_to(ROOT)))
 def test_templates_start_with_the_managed_marker(template):
-    assert template.read_text().startswith("{{ ansible_managed | comment }}")
+    text = template.read_text()
+    # A script keeps its "#!" line first; the marker follows it.
+    if text.startswith("#!"):
+        text = text.split("\n", 1)[1]
+    assert text.startswith("{{ ansible_managed | comment }}")
+
+
+def test_the_playbooks_fallback_for_flowers_package_is_the_roles_default():
+    wiring = (ROOT / "playbooks" / "vars" / "wiring.yml").read_text()
+    assert f"flower_package | default('{defaults('flower')['flower_package']}')" in wiring
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -1,0 +1,219 @@
+"""Releases, as an operator deploys them: new code reaches the workers even when its
+version number did not change (a source tree, a rebuilt wheel, a moved git ref), a
+release that fails its deploy gate leaves the previous one serving, one command rolls
+back, and a converge cut off in the middle is finished by the next one.
+
+Every variant of the bundled app carries the task release_marker, which returns a text
+naming the variant: what it returns through the deployed worker is the code it runs.
+All variants keep version 1.0.0.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import GROUPS, ROOT, base_vars, docker, run_playbook, start_container, write_inventory
+
+APP = "test_celery"
+HOME = f"/opt/{APP}"
+MARKER_TASK = '''
+
+@app.task
+def release_marker():
+    """Names the variant of the code this worker runs (tests/integration/test_releases.py)."""
+    return {text!r}
+'''
+ASK_MARKER = (
+    "from test_celery.celery import app\n"
+    "print(app.send_task('test_celery.tasks.release_marker').get(timeout=30))\n"
+)
+
+
+def variant(base: Path, text: str, broken: bool = False) -> Path:
+    """A copy of the bundled app whose release_marker returns text (and that cannot even be
+    imported when broken), same name, same version."""
+    target = base / text.replace(" ", "-")
+    shutil.copytree(ROOT / "app", target, ignore=shutil.ignore_patterns(".venv", "*.egg-info", "__pycache__", "build"))
+    tasks = target / "src" / APP / "tasks.py"
+    code = tasks.read_text() + MARKER_TASK.format(text=text)
+    if broken:
+        code += "\nraise RuntimeError('this release cannot start')\n"
+    tasks.write_text(code)
+    return target
+
+
+class Host:
+    def __init__(self, name: str, inventory: Path):
+        self.name, self.inventory = name, inventory
+
+    def converge(self, *options: str, **variables):
+        write_inventory(self.inventory, self.name, dict(base_vars(), celery_worker_gate_timeout=30,
+                                                        flower_gate_timeout=30, **variables), list(GROUPS))
+        return run_playbook(self.inventory, "site.yml", *options)
+
+    def sh(self, script: str) -> str:
+        return docker("exec", self.name, "sh", "-c", script).stdout.strip()
+
+    def release(self) -> str:
+        return self.sh(f"readlink {HOME}/venv")
+
+    def marker(self) -> str:
+        result = docker("exec", "-i", self.name, "systemd-run", "--quiet", "--wait", "--pipe", "--collect",
+                        "--uid=celery", "--gid=celery", f"--property=EnvironmentFile=/etc/{APP}/celery.env",
+                        f"{HOME}/venv/bin/python", "-", input=ASK_MARKER, check=False)
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory):
+    name = start_container("releases")
+    try:
+        deployed = Host(name, tmp_path_factory.mktemp("inventory"))
+        sources = tmp_path_factory.mktemp("sources")
+        result = deployed.converge(celery_app_src_path=str(variant(sources, "first")))
+        assert result.returncode == 0, result.stdout[-3000:]
+        deployed.sources = sources
+        yield deployed
+    finally:
+        docker("rm", "-f", name, check=False)
+
+
+def converged(result):
+    assert result.returncode == 0, result.stdout[-3000:]
+    return result
+
+
+def test_the_first_release_serves_its_code(host):
+    assert host.marker() == "first"
+    assert host.release().startswith("releases/")
+
+
+def test_a_changed_tree_of_the_same_version_is_deployed_and_restarts_the_units(host):
+    before = host.release()
+    worker_before = host.sh("systemctl show -P InvocationID celery-worker")
+    converged(host.converge(celery_app_src_path=str(variant(host.sources, "second"))))
+    assert host.release() != before
+    assert host.marker() == "second"
+    assert host.sh("systemctl show -P InvocationID celery-worker") != worker_before
+    # The worker copied the newest release when it started.
+    assert host.sh(f"cat /run/celery-worker/{APP}.release") == host.sh(f"cat {HOME}/{APP}.release")
+
+
+def build_wheel(source: Path, out: Path) -> Path:
+    out.mkdir()
+    pip = [str(ROOT / ".venv" / "bin" / "python"), "-m", "pip"]
+    subprocess.run([*pip, "wheel", "--quiet", "--no-deps", "--wheel-dir", str(out), str(source)], check=True,
+                   capture_output=True, text=True)
+    (wheel,) = out.glob("*.whl")
+    return wheel
+
+
+def test_a_rebuilt_wheel_of_the_same_version_is_deployed(host):
+    one = build_wheel(variant(host.sources, "wheel one"), host.sources / "dist-one")
+    two = build_wheel(variant(host.sources, "wheel two"), host.sources / "dist-two")
+    assert one.name == two.name  # same name, same version: only the contents differ
+    converged(host.converge(celery_app_wheel=str(one)))
+    assert host.marker() == "wheel one"
+    converged(host.converge(celery_app_wheel=str(two)))
+    assert host.marker() == "wheel two"
+
+
+def git(repo: Path, *args: str) -> str:
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@t")
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env).stdout
+
+
+def publish(work: Path, host: Host) -> None:
+    """Copy the bare repository into the host, where pip clones it (file://)."""
+    bare = work.parent / "app.git"
+    shutil.rmtree(bare, ignore_errors=True)
+    subprocess.run(["git", "clone", "--quiet", "--bare", str(work), str(bare)], check=True)
+    host.sh("rm -rf /srv/app.git")
+    docker("cp", str(bare), f"{host.name}:/srv/app.git")
+
+
+def test_a_git_ref_that_moved_to_a_commit_of_the_same_version_is_deployed(host, tmp_path):
+    work = tmp_path / "work"
+    shutil.copytree(variant(tmp_path, "git one"), work)
+    git(work, "init", "--quiet", "--initial-branch=main")
+    git(work, "add", "-A")
+    git(work, "commit", "--quiet", "-m", "one")
+    publish(work, host)
+    source = {"celery_app_git_url": "file:///srv/app.git", "celery_app_git_version": "main"}
+    converged(host.converge(**source))
+    assert host.marker() == "git one"
+
+    tasks = work / "src" / APP / "tasks.py"
+    tasks.write_text(tasks.read_text().replace("'git one'", "'git two'"))
+    git(work, "commit", "--quiet", "-am", "two")
+    publish(work, host)
+    converged(host.converge(**source))
+    assert host.marker() == "git two"
+
+
+def test_a_release_that_fails_its_gate_leaves_the_previous_one_serving(host):
+    serving, code = host.release(), host.marker()
+    result = host.converge(celery_app_src_path=str(variant(host.sources, "broken", broken=True)))
+    flat = " ".join(result.stdout.split())
+    assert result.returncode != 0
+    assert "Deploy gate: celery-worker.service did not pass" in flat
+    assert "RuntimeError: this release cannot start" in flat
+    assert f"Rollback: switched {HOME}/venv from release" in flat
+    assert host.release() == serving
+    assert host.marker() == code
+    assert host.sh("systemctl is-active celery-worker flower").split() == ["active", "active"]
+
+
+def test_the_rollback_command_goes_back_to_the_release_before(host):
+    converged(host.converge(celery_app_src_path=str(variant(host.sources, "third"))))
+    third = host.release()
+    converged(host.converge(celery_app_src_path=str(variant(host.sources, "fourth"))))
+    assert host.marker() == "fourth"
+    result = converged(run_playbook(host.inventory, "playbooks/rollback.yml"))
+    assert "Wait until the worker answers a Celery ping" in result.stdout
+    assert host.release() == third
+    assert host.marker() == "third"
+
+
+def test_a_converge_cut_off_after_the_build_is_finished_by_the_next_one(host):
+    source = variant(host.sources, "cut off")
+    before = set(host.sh(f"ls {HOME}/releases").split())
+    write_inventory(host.inventory, host.name, dict(base_vars(), celery_app_src_path=str(source)), list(GROUPS))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+    playbook = subprocess.Popen([str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", str(host.inventory / "hosts.yml"),
+                                 str(ROOT / "site.yml")], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+    # Cut it off (SIGKILL to the whole run) as soon as the new release is complete.
+    deadline, cut = time.monotonic() + 600, False
+    while time.monotonic() < deadline and playbook.poll() is None:
+        complete = set(host.sh(f"cd {HOME}/releases && ls -d */.complete 2>/dev/null | cut -d/ -f1").split())
+        if complete - before:
+            os.killpg(playbook.pid, signal.SIGKILL)
+            cut = True
+            break
+        time.sleep(0.2)
+    playbook.wait()
+    assert cut, "the run ended before the new release was complete"
+
+    converged(host.converge(celery_app_src_path=str(source)))
+    assert host.marker() == "cut off"
+    assert host.sh(f"cat /run/celery-worker/{APP}.release") == host.sh(f"cat {HOME}/{APP}.release")
+    assert host.sh(f"cat /run/flower/{APP}.release") == host.sh(f"cat {HOME}/{APP}.release")
+
+
+def test_old_releases_are_removed_beyond_the_ones_kept(host):
+    # Ten releases were made above; the three newest complete ones stay, and the current
+    # one and the one it replaced are never removed.
+    releases = host.sh(f"ls {HOME}/releases").split()
+    current = host.release().split("/")[-1]
+    previous = host.sh(f"cat {HOME}/releases/{current}/.previous")
+    assert current in releases and previous in releases
+    assert len(releases) <= 3 + 2, releases
