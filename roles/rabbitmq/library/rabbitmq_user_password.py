@@ -9,10 +9,13 @@ password from standard input instead, but it trims white space from both ends.
 
 This module therefore compares and sets the password through definitions: it reads the
 user's salted hash from `rabbitmqctl export_definitions -`, checks the wanted password
-against it locally, and when it differs imports a new salted hash on standard input
-(`rabbitmqctl import_definitions`). It runs the real CLI under /usr/lib/rabbitmq/bin as
-the rabbitmq user, so no shell ever sees an argument. Tags and permissions are left to
-community.rabbitmq.rabbitmq_user.
+against it locally, and when it differs imports a new salted hash with
+`rabbitmqctl import_definitions FILE`. The file is private (0600, the rabbitmq user's,
+in its home), holds the salted hash and never the password, and is removed right after.
+(RabbitMQ 4.0's import_definitions never returns when it reads standard input.) It runs
+the real CLI under /usr/lib/rabbitmq/bin as the rabbitmq user, so no shell ever sees an
+argument, and under `timeout`, so a hung CLI fails the task instead of the whole run
+waiting. Tags and permissions are left to community.rabbitmq.rabbitmq_user.
 """
 
 import base64
@@ -20,6 +23,8 @@ import hashlib
 import hmac
 import json
 import os
+import pwd
+import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -29,8 +34,8 @@ module: rabbitmq_user_password
 short_description: Set a RabbitMQ user's password with no shell and no command line involved
 description:
   - Creates the user when it does not exist (no tags, no permissions) and sets its password
-    when the stored salted hash does not match; the password travels only on standard input,
-    as a hash.
+    when the stored salted hash does not match; only a salted hash of the password leaves
+    the module, through a private file that is removed at once.
 options:
   name:
     description: User name.
@@ -53,7 +58,7 @@ options:
     type: path
     default: /var/lib/rabbitmq
   timeout:
-    description: Seconds to wait until an import has taken effect.
+    description: Seconds one rabbitmqctl call may take, and to wait until an import has taken effect.
     type: int
     default: 30
 """
@@ -100,12 +105,16 @@ class Cli:
         self.module = module
         params = module.params
         self.prefix = [params["ctl"], "--quiet"]
+        self.owner = None
         if os.geteuid() == 0 and params["run_as"] != "root":
             runuser = module.get_bin_path("runuser", required=True)
             self.prefix = [runuser, "-u", params["run_as"], "--", "env", "HOME=" + params["home"]] + self.prefix
+            self.owner = pwd.getpwnam(params["run_as"])
+        timeout = module.get_bin_path("timeout", required=True)
+        self.prefix = [timeout, "--kill-after=5", str(params["timeout"])] + self.prefix
 
-    def run(self, *args, data=None):
-        rc, out, err = self.module.run_command(self.prefix + list(args), data=data, cwd="/")
+    def run(self, *args):
+        rc, out, err = self.module.run_command(self.prefix + list(args), cwd="/")
         if rc != 0:
             self.module.fail_json(msg="rabbitmqctl %s failed (rc %d): %s" % (args[0], rc, (err or out).strip()))
         return out
@@ -113,6 +122,18 @@ class Cli:
     def users(self):
         definitions = json.loads(self.run("export_definitions", "-", "--format", "json"))
         return {user["name"]: user for user in definitions.get("users", [])}
+
+    def import_users(self, users):
+        """Import definitions from a private file the CLI's account can read."""
+        fd, path = tempfile.mkstemp(prefix=".import-", suffix=".json", dir=self.module.params["home"])
+        try:
+            if self.owner is not None:
+                os.fchown(fd, self.owner.pw_uid, self.owner.pw_gid)
+            with os.fdopen(fd, "w") as f:
+                json.dump({"users": users}, f)
+            self.run("import_definitions", "--format", "json", path)
+        finally:
+            os.unlink(path)
 
 
 def main():
@@ -147,7 +168,7 @@ def main():
         "tags": (current or {}).get("tags", []),
         "limits": (current or {}).get("limits", {}),
     }
-    cli.run("import_definitions", "--format", "json", data=json.dumps({"users": [entry]}))
+    cli.import_users([entry])
 
     # The import is applied asynchronously: wait until the node holds the new hash.
     deadline = time.monotonic() + module.params["timeout"]
