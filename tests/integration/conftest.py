@@ -48,7 +48,9 @@ def host_state(name: str) -> dict:
 NASTY = " $HOME ${PATH} `id` $(id) \"double\" 'single' back\\slash 100%25 %h #hash ;semi &amp |pipe :colon @at /slash ?q= "
 BROKER_PASSWORD = f" {secrets.token_hex(8)}{NASTY}, {secrets.token_hex(8)} "
 FLOWER_PASSWORD = f" {secrets.token_hex(8)}{NASTY}{secrets.token_hex(8)} "
-MONITOR_PASSWORD = f"{secrets.token_hex(8)}{NASTY}"
+# The monitoring user's password goes into Flower's management API URL as written, which
+# cannot hold / ? # % [ ] or white space (the flower role's README says why).
+MONITOR_PASSWORD = f"{secrets.token_hex(8)}$HOME${{PATH}}`id`$(id)\"q'q\\b:colon@at;semi&amp|pipe{secrets.token_hex(4)}"
 GROUPS = ("rabbitmq", "celery_workers", "flower")
 
 

@@ -176,6 +176,8 @@ CASES = [
      ["flower_port 5672 is taken on this host by the broker (rabbitmq_amqp_port)"]),
     ("Flower on the management port", setter("flower_port", 15672),
      ["flower_port 15672 is taken on this host by the broker (rabbitmq_management_port)"]),
+    ("monitoring password Flower cannot put in its URL", setter("flower_broker_api_password", "a/b?c#d%e"),
+     ["flower_broker_api_password must not contain / ? # % [ ] or white space"]),
     ("management port equal to the AMQP port", setter("rabbitmq_management_port", 5672),
      ["rabbitmq_management_port must differ from rabbitmq_amqp_port"]),
     ("result backend without a scheme", setter("celery_app_result_backend", "redis-host:6379/0"),

@@ -135,6 +135,23 @@ def test_the_passwords_exactly_as_given_log_in_to_the_broker_and_to_flower(life)
     assert result.stdout.strip() == "broker login ok; flower 200", result.stderr[-1500:]
 
 
+QUEUES = """
+import base64, json, sys, urllib.request
+request = urllib.request.Request("http://127.0.0.1:5555/api/queues/length")
+request.add_header("Authorization", "Basic " + base64.b64encode(f"admin:{sys.stdin.read()}".encode()).decode())
+print(json.dumps(sorted(q["name"] for q in json.load(urllib.request.urlopen(request, timeout=10))["active_queues"])))
+"""
+
+
+def test_flowers_broker_view_reads_the_queues_with_the_monitoring_users_password(life):
+    # Flower logs in to the management API with the monitoring user's password of
+    # awkward characters; a failed login shows as an empty list.
+    result = docker("exec", "-i", life.host, "/opt/test_celery/venv/bin/python", "-c", QUEUES,
+                    input=FLOWER_PASSWORD, check=False)
+    assert "celery" in json.loads(result.stdout or "[]"), result.stdout + result.stderr[-1500:]
+    assert "Unauthorized" not in sh(life.host, "journalctl -u flower --no-pager -o cat")
+
+
 def test_environment_files_are_root_group_0640(life):
     stats = sh(life.host, "stat -c '%U:%G %a %n' /etc/test_celery/celery.env /etc/test_celery/flower.env").splitlines()
     assert stats == ["root:celery 640 /etc/test_celery/celery.env", "root:celery 640 /etc/test_celery/flower.env"]
