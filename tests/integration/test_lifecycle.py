@@ -135,11 +135,24 @@ def test_the_passwords_exactly_as_given_log_in_to_the_broker_and_to_flower(life)
     assert result.stdout.strip() == "broker login ok; flower 200", result.stderr[-1500:]
 
 
+# Flower lists the queues its workers consume (from its last look at them), with the
+# lengths the management API gives: refresh the workers first, as the Workers page does,
+# and give it a few tries.
 QUEUES = """
-import base64, json, sys, urllib.request
-request = urllib.request.Request("http://127.0.0.1:5555/api/queues/length")
-request.add_header("Authorization", "Basic " + base64.b64encode(f"admin:{sys.stdin.read()}".encode()).decode())
-print(json.dumps(sorted(q["name"] for q in json.load(urllib.request.urlopen(request, timeout=10))["active_queues"])))
+import base64, json, sys, time, urllib.request
+auth = "Basic " + base64.b64encode(f"admin:{sys.stdin.read()}".encode()).decode()
+def get(path):
+    request = urllib.request.Request("http://127.0.0.1:5555/api/" + path)
+    request.add_header("Authorization", auth)
+    return json.load(urllib.request.urlopen(request, timeout=30))
+names = []
+for _ in range(10):
+    get("workers?refresh=true")
+    names = sorted(q["name"] for q in get("queues/length")["active_queues"])
+    if names:
+        break
+    time.sleep(1)
+print(json.dumps(names))
 """
 
 
