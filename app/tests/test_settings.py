@@ -54,3 +54,27 @@ def test_unclear_flag_is_an_error_naming_the_variable(value):
 def test_bad_number_is_an_error_naming_the_variable(value, message):
     with pytest.raises(ValueError, match=f"CELERY_WORKER_PREFETCH_MULTIPLIER must be .*{message}|{message}"):
         env_int({"CELERY_WORKER_PREFETCH_MULTIPLIER": value}, "CELERY_WORKER_PREFETCH_MULTIPLIER", 1)
+
+
+def test_queues_survive_a_node_and_publishes_are_confirmed_by_default():
+    conf = make_app({}).conf
+    assert conf.task_default_queue == "celery"
+    assert conf.task_default_queue_type == "quorum"
+    # Native delayed delivery (countdown/ETA on quorum queues) cannot route through a
+    # direct exchange.
+    assert conf.task_default_exchange_type == "topic"
+    assert conf.broker_transport_options == {"confirm_publish": True}
+
+
+def test_classic_queues_keep_the_direct_exchange():
+    conf = make_app({"CELERY_TASK_DEFAULT_QUEUE_TYPE": "Classic", "CELERY_BROKER_CONFIRM_PUBLISH": "false",
+                     "CELERY_TASK_DEFAULT_QUEUE": "orders"}).conf
+    assert conf.task_default_queue_type == "classic"
+    assert conf.task_default_exchange_type == "direct"
+    assert conf.task_default_queue == "orders"
+    assert conf.broker_transport_options == {"confirm_publish": False}
+
+
+def test_unknown_queue_type_is_an_error_naming_the_variable():
+    with pytest.raises(ValueError, match="CELERY_TASK_DEFAULT_QUEUE_TYPE must be one of quorum, classic, got 'stream'"):
+        make_app({"CELERY_TASK_DEFAULT_QUEUE_TYPE": "stream"})

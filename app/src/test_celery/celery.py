@@ -41,6 +41,14 @@ def env_int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -
     return number
 
 
+def env_choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """Read a setting that is one of a few words; the first is the default."""
+    value = env.get(name, "").strip().lower() or choices[0]
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {env[name]!r}")
+    return value
+
+
 def make_app(env: Mapping[str, str] | None = None) -> Celery:
     """Build the app from an environment mapping (os.environ by default)."""
     env = os.environ if env is None else env
@@ -50,7 +58,20 @@ def make_app(env: Mapping[str, str] | None = None) -> Celery:
         backend=env.get("CELERY_RESULT_BACKEND") or DEFAULT_RESULT_BACKEND,
         include=["test_celery.tasks"],
     )
+    queue_type = env_choice(env, "CELERY_TASK_DEFAULT_QUEUE_TYPE", ("quorum", "classic"))
     celery_app.conf.update(
+        # Quorum queues are replicated on every node of a RabbitMQ cluster and survive the
+        # loss of a minority of them (one node is a cluster of one: same code path). Celery
+        # then sends countdown/ETA tasks through RabbitMQ's own delayed delivery, which
+        # wants a topic exchange; classic queues keep Celery's direct exchange.
+        task_default_queue=env.get("CELERY_TASK_DEFAULT_QUEUE", "").strip() or "celery",
+        task_default_queue_type=queue_type,
+        task_default_exchange_type="topic" if queue_type == "quorum" else "direct",
+        # delay() returns only once the broker has the task (publisher confirms): a broker
+        # crash right after it can no longer lose what the caller was told was sent.
+        broker_transport_options={
+            "confirm_publish": env_flag(env, "CELERY_BROKER_CONFIRM_PUBLISH", True),
+        },
         # Acknowledge a task after it ran and hand it back when its worker process dies,
         # so a restart or a crash loses nothing (a task may then run twice).
         task_acks_late=env_flag(env, "CELERY_TASK_ACKS_LATE", True),
