@@ -40,7 +40,7 @@ molecule: venv images ## every Molecule scenario, both Debian releases
 molecule-scenario: venv images
 	$(BIN)/molecule test -s $(SCENARIO)
 
-bench: venv engine ## the five performance figures against the demo container (not part of test)
+bench: venv engine ## the performance figures against the demo container (not part of test)
 	bench/run.sh
 
 images: engine ## the systemd-booting Debian 12 and 13 test images

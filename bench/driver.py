@@ -6,10 +6,16 @@ one sub-command per call; the last line of standard output is one JSON object.
 
     driver.py ping     --node celery@HOST            wait until that worker answers
     driver.py drain    --node celery@HOST --tasks N  publish N tasks, then time their drain
+    driver.py publish  --tasks N                     time N noop.delay() calls, no consumer
     driver.py latency  --count N --warmup W          N sequential add(1, 1) round trips
     driver.py events   on|off                        task events on or off in every worker
     driver.py http-ready --url URL                   wait until URL answers 200
     driver.py purge                                  drop leftover benchtasks.* messages
+    driver.py delete   NAME...                       delete these queues and exchanges
+
+The queue is the app's default queue: `celery`, or CELERY_TASK_DEFAULT_QUEUE, which
+bench.py sets (with the queue type and publisher confirms) for the figures that compare
+the app's broker settings.
 
 Only the standard library and what the app's virtualenv holds are used.
 """
@@ -25,7 +31,8 @@ from test_celery.celery import app
 
 import benchtasks
 
-QUEUE = "celery"  # the default queue: the deployed worker is started without --queues
+# The default queue: the deployed worker is started without --queues.
+QUEUE = app.conf.task_default_queue
 
 
 def emit(**fields) -> None:
@@ -140,7 +147,8 @@ def cmd_drain(args) -> int:
 
     drain_s = ran_last - ran_first
     result = dict(
-        node=node, tasks=total, queued=queued, leftover_purged=leftover,
+        node=node, queue=QUEUE, queue_type=app.conf.task_default_queue_type,
+        tasks=total, queued=queued, leftover_purged=leftover,
         publish_s=round(publish_s, 3), publish_per_s=round(total / publish_s, 1),
         drain_s=round(drain_s, 4),
         tasks_per_s=round((total - 1) / drain_s, 1) if drain_s > 0 else None,
@@ -148,6 +156,40 @@ def cmd_drain(args) -> int:
     )
     if accepted != total - 2 or remaining:
         return fail("the worker did not take the whole batch", **result)
+    emit(ok=True, **result)
+    return 0
+
+
+def cmd_publish(args) -> int:
+    """Time N noop.delay() calls of one producer; nothing consumes the queue.
+
+    With publisher confirms each call waits for the broker's ack; without, it returns
+    once the message is written to the socket. Either way the queue must hold the whole
+    batch afterwards, or the rate would count tasks that never arrived.
+    """
+    with app.connection_for_write() as conn:
+        # Declared and emptied first, so the batch alone is counted.
+        app.amqp.queues[QUEUE](conn.default_channel).declare()
+        conn.default_channel.queue_purge(QUEUE)
+    start = time.perf_counter()
+    for _ in range(args.tasks):
+        benchtasks.noop.delay()
+    publish_s = time.perf_counter() - start
+
+    # Without confirms the last messages may still be on their way into the queue.
+    deadline = time.monotonic() + 30
+    with app.connection_for_write() as conn:
+        queued = queue_depth(conn)
+        while queued < args.tasks and time.monotonic() < deadline:
+            time.sleep(0.2)
+            queued = queue_depth(conn)
+        conn.default_channel.queue_purge(QUEUE)
+    result = dict(queue=QUEUE, queue_type=app.conf.task_default_queue_type,
+                  tasks=args.tasks, queued=queued,
+                  confirm_publish=app.conf.broker_transport_options.get("confirm_publish"),
+                  publish_s=round(publish_s, 3), tasks_per_s=round(args.tasks / publish_s, 1))
+    if queued != args.tasks:
+        return fail("the queue does not hold the batch published", **result)
     emit(ok=True, **result)
     return 0
 
@@ -199,6 +241,18 @@ def cmd_purge(args) -> int:
     return 0
 
 
+def cmd_delete(args) -> int:
+    """Delete queues the bench declared, and the exchange of each (Celery names a queue's
+    exchange after it). Deleting what is already gone is no error in RabbitMQ."""
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        for name in args.names:
+            channel.queue_delete(name)
+            channel.exchange_delete(name)
+    emit(ok=True, deleted=args.names)
+    return 0
+
+
 def cmd_http_ready(args) -> int:
     start = time.monotonic()
     last_error = ""
@@ -229,6 +283,10 @@ def main(argv=None) -> int:
     drain.add_argument("--tasks", type=int, default=20000)
     drain.set_defaults(run=cmd_drain)
 
+    publish = commands.add_parser("publish")
+    publish.add_argument("--tasks", type=int, default=20000)
+    publish.set_defaults(run=cmd_publish)
+
     latency = commands.add_parser("latency")
     latency.add_argument("--count", type=int, default=1000)
     latency.add_argument("--warmup", type=int, default=100)
@@ -240,6 +298,10 @@ def main(argv=None) -> int:
 
     purge = commands.add_parser("purge")
     purge.set_defaults(run=cmd_purge)
+
+    delete = commands.add_parser("delete")
+    delete.add_argument("names", nargs="+")
+    delete.set_defaults(run=cmd_delete)
 
     http_ready = commands.add_parser("http-ready")
     http_ready.add_argument("--url", required=True)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# make bench: the five figures of bench/README.md, measured against the local demo
+# make bench: the seven figures of bench/README.md, measured against the local demo
 # container (created and converged by scripts/demo.sh first), printed as a table and
 # written to bench/results/<time>.json. Counts and switches come from the environment:
-#   BENCH_TASKS=20000 BENCH_PAIRS=3 BENCH_ROUNDTRIPS=1000 BENCH_FIGURES=1,2,3,4,5
+#   BENCH_TASKS=20000 BENCH_PAIRS=3 BENCH_ROUNDTRIPS=1000 BENCH_FIGURES=1,2,3,4,5,6,7
 #   BENCH_MOLECULE_LOG=<file> or BENCH_RUN_MOLECULE=1 for figure 4
 #   BENCH_SKIP_DEMO=1 to use the demo container as it is, without converging it first
 set -euo pipefail

@@ -1,0 +1,126 @@
+"""Figure 3: a cold site.yml converge of a fresh container, then the idempotent second run."""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import report
+from host import BenchError, Host, say
+
+ROOT = Path(__file__).resolve().parents[2]
+CALLBACKS = ROOT / "bench" / "callback_plugins"
+CONTAINER = "bench-converge"
+GROUPS = ("rabbitmq", "celery_workers", "flower")
+MAX_RATIO = 0.35
+
+
+def measure(cfg) -> dict[str, dict]:
+    remove_container()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-converge-"))
+    try:
+        say(f"converge: fresh container {CONTAINER} from {cfg.image}")
+        start_container(cfg.image)
+        inventory = write_inventory(workdir / "inventory")
+        runs = {}
+        for label in ("cold", "second"):
+            runs[label] = playbook(inventory, label, workdir, cfg)
+            say(f"  {label:6s} run {runs[label]['seconds']:7.1f} s, "
+                f"changed={runs[label]['changed']}")
+    finally:
+        remove_container()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return {CONVERGE.key: result(runs["cold"], runs["second"])}
+
+
+def remove_container() -> None:
+    subprocess.run(["docker", "rm", "-f", CONTAINER], capture_output=True)
+
+
+def start_container(image: str) -> None:
+    """The recipe of scripts/demo.sh, without the published port; waits for systemd."""
+    subprocess.run([
+        "docker", "run", "-d", "--name", CONTAINER, "--hostname", CONTAINER,
+        "--cap-add", "SYS_ADMIN", "--cgroupns", "host",
+        "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+        "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
+        "--stop-signal", "SIGRTMIN+3", image, "/lib/systemd/systemd",
+    ], check=True, capture_output=True, text=True)
+    host = Host(CONTAINER)
+    for _ in range(120):
+        state = host.run("systemctl", "is-system-running", check=False).stdout.strip()
+        if state in ("running", "degraded"):
+            return
+        time.sleep(0.5)
+
+
+def write_inventory(inventory: Path) -> Path:
+    """One fresh container in every group, with a copy of inventory/local's group_vars
+    (its secrets are then generated beside the copy, not in inventory/local/.secrets)."""
+    shutil.copytree(ROOT / "inventory" / "local" / "group_vars", inventory / "group_vars")
+    host_line = f"        {CONTAINER}:\n"
+    (inventory / "hosts.yml").write_text(
+        "---\n# Written by bench/bench.py: one fresh container plays every part.\n"
+        "all:\n  children:\n" + "".join(
+            f"    {group}:\n      hosts:\n{host_line}" for group in GROUPS))
+    return inventory
+
+
+def playbook(inventory: Path, label: str, workdir: Path, cfg) -> dict:
+    """One site.yml run, timed; the callback bench_timer records every task's time."""
+    timer = workdir / f"timer-{label}.json"
+    log = cfg.results / f"{cfg.stamp}-converge-{label}.log"
+    env = dict(os.environ,
+               PATH=f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}",
+               ANSIBLE_CALLBACK_PLUGINS=str(CALLBACKS),
+               ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks,bench_timer",
+               BENCH_TIMER_OUT=str(timer), ANSIBLE_NOCOLOR="1")
+    command = shutil.which("ansible-playbook", path=env["PATH"]) or "ansible-playbook"
+    start = time.monotonic()
+    with open(log, "w", encoding="utf-8") as out:
+        proc = subprocess.run([command, "-i", str(inventory), "site.yml"], cwd=ROOT,
+                              env=env, stdout=out, stderr=subprocess.STDOUT)
+    seconds = time.monotonic() - start
+    if proc.returncode != 0:
+        raise BenchError(f"{label} converge failed (exit {proc.returncode}), see {log}")
+    data = json.loads(timer.read_text())
+    recap = data["recap"].get(CONTAINER, {})
+    slowest = sorted(data["tasks"], key=lambda t: t["seconds"], reverse=True)[:10]
+    return {"seconds": round(seconds, 1), "changed": recap.get("changed"),
+            "recap": recap, "tasks": len(data["tasks"]),
+            "log": str(log.relative_to(ROOT)) if log.is_relative_to(ROOT) else str(log),
+            "slowest": [{"task": t["name"], "seconds": t["seconds"]} for t in slowest]}
+
+
+def result(cold: dict, second: dict) -> dict:
+    ratio = second["seconds"] / cold["seconds"]
+    return {"unit": "s", "cold": cold, "second": second, "ratio": round(ratio, 3),
+            "target": f"second run changed=0 and <= {MAX_RATIO} x cold",
+            "pass": second["changed"] == 0 and ratio <= MAX_RATIO}
+
+
+def rows(fig: dict) -> list[report.Row]:
+    second, cold = fig["second"], fig["cold"]
+    return [
+        report.Row("wall time", report.seconds(second["seconds"]),
+                   report.seconds(cold["seconds"]), f"{fig['ratio']:.3f}",
+                   f"<= {MAX_RATIO}", report.mark(fig["ratio"] <= MAX_RATIO)),
+        report.Row("tasks changed", str(second["changed"]), str(cold["changed"]), "",
+                   "0 the second time", report.mark(second["changed"] == 0)),
+    ]
+
+
+def notes(fig: dict) -> list[str]:
+    out = []
+    for run in ("cold", "second"):
+        out.append(f"\n3 ten slowest tasks of the {run} converge "
+                   f"({fig[run]['tasks']} tasks in all):")
+        out += [f"  {t['seconds']:8.1f} s  {t['task']}" for t in fig[run]["slowest"]]
+    return out
+
+
+CONVERGE = report.Figure("3", "3_converge", "3", "converge of site.yml",
+                         ("second run", "cold run"), rows, notes)
