@@ -157,10 +157,11 @@ def test_secrets_have_no_default(role):
 @pytest.mark.parametrize("template", sorted((ROOT / "roles").glob("*/templates/**/*.j2")), ids=lambda p: str(p.relative_to(ROOT)))
 def test_templates_start_with_the_managed_marker(template):
     text = template.read_text()
-    # A script keeps its "#!" line first; the marker follows it.
+    # A script keeps its "#!" line first; the marker follows it. An Erlang term file
+    # takes Erlang's comment style.
     if text.startswith("#!"):
         text = text.split("\n", 1)[1]
-    assert text.startswith("{{ ansible_managed | comment }}")
+    assert text.startswith(("{{ ansible_managed | comment }}", "{{ ansible_managed | comment('erlang') }}"))
 
 
 def test_the_playbooks_fallback_for_flowers_package_is_the_roles_default():

@@ -67,6 +67,7 @@ def base_vars() -> dict:
             "tags": ["monitoring"],
             "permissions": [{"vhost": "doky_host", "configure": "^$", "write": "^$", "read": "^$"}],
         }],
+        "rabbitmq_erlang_cookie": secrets.token_hex(20),
         "celery_app_broker_user": "doky",
         "celery_app_broker_vhost": "doky_host",
         "celery_app_broker_password": BROKER_PASSWORD,

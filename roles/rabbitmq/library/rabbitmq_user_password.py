@@ -12,10 +12,8 @@ user's salted hash from `rabbitmqctl export_definitions -`, checks the wanted pa
 against it locally, and when it differs imports a new salted hash with
 `rabbitmqctl import_definitions FILE`. The file is private (0600, the rabbitmq user's,
 in its home), holds the salted hash and never the password, and is removed right after.
-(RabbitMQ 4.0's import_definitions never returns when it reads standard input.) It runs
-the real CLI under /usr/lib/rabbitmq/bin as the rabbitmq user, so no shell ever sees an
-argument, and under `timeout`, so a hung CLI fails the task instead of the whole run
-waiting. Tags and permissions are left to community.rabbitmq.rabbitmq_user.
+(RabbitMQ 4.0's import_definitions never returns when it reads standard input.) The CLI is
+run as module_utils/rabbitmq_cli.py describes, so no shell ever sees an argument. Tags and permissions are left to community.rabbitmq.rabbitmq_user.
 """
 
 import base64
@@ -23,11 +21,11 @@ import hashlib
 import hmac
 import json
 import os
-import pwd
 import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.rabbitmq_cli import CLI_OPTIONS, Cli
 
 DOCUMENTATION = r"""
 module: rabbitmq_user_password
@@ -45,10 +43,10 @@ options:
     description: The password; any characters.
     type: str
     required: true
-  ctl:
-    description: The RabbitMQ CLI itself (not Debian's shell wrapper).
+  bindir:
+    description: Where RabbitMQ's own CLI tools are (not Debian's shell wrappers).
     type: path
-    default: /usr/lib/rabbitmq/bin/rabbitmqctl
+    default: /usr/lib/rabbitmq/bin
   run_as:
     description: Account the CLI runs as (it needs that account's Erlang cookie).
     type: str
@@ -100,40 +98,22 @@ def matches(user, password):
     return hmac.compare_digest(raw, base64.b64decode(salted_hash(algorithm, password, raw[:4])))
 
 
-class Cli:
-    def __init__(self, module):
-        self.module = module
-        params = module.params
-        self.prefix = [params["ctl"], "--quiet"]
-        self.owner = None
-        if os.geteuid() == 0 and params["run_as"] != "root":
-            runuser = module.get_bin_path("runuser", required=True)
-            self.prefix = [runuser, "-u", params["run_as"], "--", "env", "HOME=" + params["home"]] + self.prefix
-            self.owner = pwd.getpwnam(params["run_as"])
-        timeout = module.get_bin_path("timeout", required=True)
-        self.prefix = [timeout, "--kill-after=5", str(params["timeout"])] + self.prefix
+def users(cli):
+    definitions = json.loads(cli.run("rabbitmqctl", "export_definitions", "-", "--format", "json"))
+    return {user["name"]: user for user in definitions.get("users", [])}
 
-    def run(self, *args):
-        rc, out, err = self.module.run_command(self.prefix + list(args), cwd="/")
-        if rc != 0:
-            self.module.fail_json(msg="rabbitmqctl %s failed (rc %d): %s" % (args[0], rc, (err or out).strip()))
-        return out
 
-    def users(self):
-        definitions = json.loads(self.run("export_definitions", "-", "--format", "json"))
-        return {user["name"]: user for user in definitions.get("users", [])}
-
-    def import_users(self, users):
-        """Import definitions from a private file the CLI's account can read."""
-        fd, path = tempfile.mkstemp(prefix=".import-", suffix=".json", dir=self.module.params["home"])
-        try:
-            if self.owner is not None:
-                os.fchown(fd, self.owner.pw_uid, self.owner.pw_gid)
-            with os.fdopen(fd, "w") as f:
-                json.dump({"users": users}, f)
-            self.run("import_definitions", "--format", "json", path)
-        finally:
-            os.unlink(path)
+def import_users(cli, users):
+    """Import definitions from a private file the CLI's account can read."""
+    fd, path = tempfile.mkstemp(prefix=".import-", suffix=".json", dir=cli.module.params["home"])
+    try:
+        if cli.owner is not None:
+            os.fchown(fd, cli.owner.pw_uid, cli.owner.pw_gid)
+        with os.fdopen(fd, "w") as f:
+            json.dump({"users": users}, f)
+        cli.run("rabbitmqctl", "import_definitions", "--format", "json", path)
+    finally:
+        os.unlink(path)
 
 
 def main():
@@ -141,16 +121,13 @@ def main():
         argument_spec=dict(
             name=dict(type="str", required=True),
             password=dict(type="str", required=True, no_log=True),
-            ctl=dict(type="path", default="/usr/lib/rabbitmq/bin/rabbitmqctl"),
-            run_as=dict(type="str", default="rabbitmq"),
-            home=dict(type="path", default="/var/lib/rabbitmq"),
-            timeout=dict(type="int", default=30),
+            **CLI_OPTIONS,
         ),
         supports_check_mode=True,
     )
     name, password = module.params["name"], module.params["password"]
     cli = Cli(module)
-    current = cli.users().get(name)
+    current = users(cli).get(name)
     if current is not None and matches(current, password):
         module.exit_json(changed=False, created=False)
     if module.check_mode:
@@ -168,11 +145,11 @@ def main():
         "tags": (current or {}).get("tags", []),
         "limits": (current or {}).get("limits", {}),
     }
-    cli.import_users([entry])
+    import_users(cli, [entry])
 
     # The import is applied asynchronously: wait until the node holds the new hash.
     deadline = time.monotonic() + module.params["timeout"]
-    while (cli.users().get(name) or {}).get("password_hash") != wanted:
+    while (users(cli).get(name) or {}).get("password_hash") != wanted:
         if time.monotonic() > deadline:
             module.fail_json(msg="the new password of %s did not take effect within %d s" % (name, module.params["timeout"]))
         time.sleep(0.5)
