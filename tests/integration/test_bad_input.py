@@ -184,6 +184,14 @@ CASES = [
      ["celery_app_result_backend must be a URL with a scheme", "got 'redis-host:6379/0'"]),
     ("line break in an environment value", setter("celery_app_environment", {"SENTRY_DSN": "https://x\nINJECTED=1"}),
      ["celery_app_environment values must be on one line", "['SENTRY_DSN']"]),
+    ("no Erlang cookie", deleter("rabbitmq_erlang_cookie"),
+     ["rabbitmq_erlang_cookie must be 20 to 255 letters and digits", "it is not set"]),
+    ("Erlang cookie a shell would split", setter("rabbitmq_erlang_cookie", "0123456789abcdef0123 $(id)"),
+     ["rabbitmq_erlang_cookie must be 20 to 255 letters and digits", "it is not of that form"]),
+    ("node name with a domain", setter("rabbitmq_node_name", "rabbit@mq1.example.internal"),
+     ["rabbitmq_node_name must be NAME@SHORTHOST", "rabbit@mq1.example.internal"]),
+    ("unknown queue type", setter("celery_app_queue_type", "stream"),
+     ["celery_app_queue_type must be one of", "stream"]),
 ]
 
 

@@ -172,11 +172,15 @@ def test_environment_files_are_root_group_0640(life):
     assert quote(BROKER_PASSWORD, safe="") in sh(life.host, "cat /etc/test_celery/celery.env")
 
 
-def test_management_api_and_flower_listen_on_loopback_only(life):
+LOOPBACK_PORTS = (":15672", ":5555", ":4369", ":25672")
+
+
+def test_management_api_flower_and_erlang_ports_listen_on_loopback_only(life):
+    # A single broker: epmd (4369) and the Erlang distribution (25672) are no one else's.
     listening = sh(life.host, "ss -Hltn | awk '{print $4}'").split()
-    assert "127.0.0.1:15672" in listening
-    assert "127.0.0.1:5555" in listening
-    assert not [a for a in listening if a.endswith((":15672", ":5555")) and not a.startswith("127.0.0.1:")]
+    for port in LOOPBACK_PORTS:
+        assert "127.0.0.1" + port in listening
+    assert not [a for a in listening if a.endswith(LOOPBACK_PORTS) and not a.startswith("127.0.0.1:")], listening
 
 
 def test_guest_is_gone(life):
@@ -193,7 +197,7 @@ GATE_CASES = [
     ("worker that cannot reach the broker",
      {"celery_app_broker_url": "amqp://doky:x@127.0.0.2:5999/doky_host", "rabbitmq_vhosts": [{"name": "doky_host"}]},
      "celery-worker", "Cannot connect to amqp://doky:**@127.0.0.2:5999"),
-    # epmd holds 4369 on every address of a broker host.
+    # epmd holds 4369 on the loopback address of a broker host, where Flower listens too.
     ("Flower that cannot start", {"flower_port": 4369},
      "flower", "Address already in use"),
 ]

@@ -7,27 +7,43 @@ Runs on the host under test with the deployed virtualenv and environment file:
     faults.py collect CASE N SECS        wait for all N to finish; print the counts as JSON
 
 The worker notes "start TOKEN" and "done TOKEN" lines in $TEST_CELERY_RECORD_DIR/runs.log.
+With several worker hosts (molecule/cluster), wait-started and collect run on the
+controller instead and read every worker's notes through `docker exec`, the hosts named
+in FAULTS_WORKER_CONTAINERS (comma-separated); collect then also counts per host.
 """
 
 import json
 import os
+import subprocess
 import sys
 import time
 from collections import Counter
 
 RUNS = os.path.join(os.environ.get("TEST_CELERY_RECORD_DIR", "/var/lib/celery-worker"), "runs.log")
+CONTAINERS = [name for name in os.environ.get("FAULTS_WORKER_CONTAINERS", "").split(",") if name]
 
 
-def events(case: str) -> tuple[Counter, Counter]:
+def notes() -> dict[str, list[str]]:
+    """Every worker host's lines of runs.log, by host ("" for this host)."""
+    if not CONTAINERS:
+        try:
+            with open(RUNS) as f:
+                return {"": f.read().splitlines()}
+        except FileNotFoundError:
+            return {"": []}
+    found = {}
+    for name in CONTAINERS:
+        read = subprocess.run(["docker", "exec", name, "cat", RUNS], capture_output=True, text=True)
+        found[name] = read.stdout.splitlines() if read.returncode == 0 else []
+    return found
+
+
+def events(case: str, lines: list[str] | None = None) -> tuple[Counter, Counter]:
     started, done = Counter(), Counter()
-    try:
-        with open(RUNS) as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) >= 2 and parts[1].startswith(case + "-"):
-                    (started if parts[0] == "start" else done)[parts[1]] += 1
-    except FileNotFoundError:
-        pass
+    for line in lines if lines is not None else [line for host in notes().values() for line in host]:
+        parts = line.split()
+        if len(parts) >= 2 and parts[1].startswith(case + "-"):
+            (started if parts[0] == "start" else done)[parts[1]] += 1
     return started, done
 
 
@@ -61,14 +77,17 @@ def collect(case: str, n: int, timeout: float) -> None:
         time.sleep(0.5)
     # A task "ran twice" when it started twice: at-least-once delivery re-runs a task whose
     # worker died (or lost the broker) before acknowledging it.
-    print(json.dumps({
+    counts = {
         "case": case,
         "sent": n,
         "completed": finished,
         "lost": n - finished,
         "twice": sum(1 for t in tokens if started[t] > 1),
         "executions": sum(started[t] for t in tokens),
-    }))
+    }
+    if CONTAINERS:
+        counts["ran_on"] = {host: sum(events(case, lines)[0].values()) for host, lines in notes().items()}
+    print(json.dumps(counts))
 
 
 def main(argv: list[str]) -> None:
