@@ -188,6 +188,21 @@ def test_guest_is_gone(life):
     assert '"doky"' in users and '"guest"' not in users
 
 
+def test_a_queue_type_the_broker_would_refuse_stops_the_run_before_any_change(life, tmp_path):
+    # The broker holds the app's queue as a quorum queue now; asking for classic queues (or
+    # the other way round, a deployment from before quorum queues) would leave the workers
+    # unable to declare, so unable to consume, their queue.
+    worker_before = sh(life.host, "systemctl show -p InvocationID --value celery-worker")
+    write_inventory(tmp_path, life.host, dict(base_vars(), celery_app_queue_type="classic"), list(GROUPS))
+    result = run_playbook(tmp_path, "site.yml")
+    flat = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0, result.stdout[-3000:]
+    assert ("queue 'celery' on vhost 'doky_host' is a quorum queue, but the app declares it classic"
+            " (celery_app_queue_type)") in flat, result.stdout[-3000:]
+    assert recap(result, life.host)["changed"] == 0
+    assert sh(life.host, "systemctl show -p InvocationID --value celery-worker") == worker_before
+
+
 # Broken deploys, run last because they change the host; each ends with a failed run.
 GATE_CASES = [
     ("worker that cannot start", {"celery_worker_extra_args": ["--no-such-option"]},
