@@ -165,9 +165,9 @@ def test_flowers_broker_view_reads_the_queues_with_the_monitoring_users_password
     assert "Unauthorized" not in sh(life.host, "journalctl -u flower --no-pager -o cat")
 
 
-def test_environment_files_are_root_group_0640(life):
+def test_environment_files_are_root_and_their_units_group_0640(life):
     stats = sh(life.host, "stat -c '%U:%G %a %n' /etc/test_celery/celery.env /etc/test_celery/flower.env").splitlines()
-    assert stats == ["root:celery 640 /etc/test_celery/celery.env", "root:celery 640 /etc/test_celery/flower.env"]
+    assert stats == ["root:celery 640 /etc/test_celery/celery.env", "root:flower 640 /etc/test_celery/flower.env"]
     # ...and they are where the secrets do live (the broker URL carries the password URL-encoded).
     assert quote(BROKER_PASSWORD, safe="") in sh(life.host, "cat /etc/test_celery/celery.env")
 
