@@ -172,11 +172,12 @@ def test_environment_files_are_root_and_their_units_group_0640(life):
     assert quote(BROKER_PASSWORD, safe="") in sh(life.host, "cat /etc/test_celery/celery.env")
 
 
-LOOPBACK_PORTS = (":15672", ":5555", ":4369", ":25672")
+LOOPBACK_PORTS = (":15672", ":15692", ":5555", ":4369", ":25672")
 
 
-def test_management_api_flower_and_erlang_ports_listen_on_loopback_only(life):
-    # A single broker: epmd (4369) and the Erlang distribution (25672) are no one else's.
+def test_management_api_metrics_flower_and_erlang_ports_listen_on_loopback_only(life):
+    # A single broker: epmd (4369), the Erlang distribution (25672) and the Prometheus
+    # endpoint (15692) are no one else's.
     listening = sh(life.host, "ss -Hltn | awk '{print $4}'").split()
     for port in LOOPBACK_PORTS:
         assert "127.0.0.1" + port in listening
