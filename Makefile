@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help demo demo-clean test lint unit integration bench molecule molecule-scenario images engine venv clean
+.PHONY: help demo demo-clean test lint unit integration bench molecule molecule-scenario images engine browser venv clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -18,7 +18,7 @@ demo: venv engine ## a container with the whole stack, a task round trip, both u
 demo-clean: ## remove the demo container (and its generated secrets)
 	scripts/demo.sh down
 
-test: venv images ## lint, the app's unit tests, every Molecule scenario
+test: venv images browser ## lint, the app's unit tests, every Molecule scenario
 	scripts/test.sh
 
 lint: venv ## yamllint, ansible-lint (production profile), secret scan, syntax of both inventories
@@ -34,10 +34,10 @@ unit: venv ## the app's pytest suite, the roles' own checks, the benchmark parse
 integration: venv images ## fresh containers: 30+ bad inputs, check mode, secrets, listeners
 	$(BIN)/pytest -q tests/integration
 
-molecule: venv images ## every Molecule scenario, both Debian releases
+molecule: venv images browser ## every Molecule scenario, both Debian releases
 	for s in $$(ls molecule); do $(BIN)/molecule test -s $$s || exit 1; done
 
-molecule-scenario: venv images
+molecule-scenario: venv images browser
 	$(BIN)/molecule test -s $(SCENARIO)
 
 bench: venv engine ## the performance figures against the demo container (not part of test)
@@ -49,6 +49,9 @@ images: engine ## the systemd-booting Debian 12 and 13 test images
 
 engine: ## make sure a container engine answers
 	scripts/container-engine.sh
+
+browser: ## Debian's Chromium and chromedriver, for the test that opens Flower's pages
+	scripts/browser.sh
 
 venv: $(VENV)/.installed
 
