@@ -103,6 +103,8 @@ CASES = [
      ["celery_worker_pool must be one of", "prefork"]),
     ("unknown log level", setter("celery_worker_loglevel", "verbose"),
      ["celery_worker_loglevel must be one of", "debug"]),
+    ("Flower as the app's account", setter("flower_user", "celery"),
+     ["flower_user must not be the app's account 'celery'"]),
     ("Flower in the app's group", setter("flower_group", "celery"),
      ["flower_group must not be the app's group 'celery'"]),
     ("Flower account name with a space", setter("flower_user", "flower monitor"),
