@@ -29,8 +29,8 @@ def defaults(role: str) -> dict:
     return load(ROOT / "roles" / role / "defaults" / "main.yml")
 
 
-def test_there_are_four_roles_and_one_shared_by_the_units():
-    assert ROLES == ["celery_app", "celery_worker", "flower", "rabbitmq"]
+def test_there_are_five_roles_and_one_shared_by_the_units():
+    assert ROLES == ["celery_app", "celery_worker", "flower", "pki", "rabbitmq"]
     assert INTERNAL == ["celery_unit"]
 
 
@@ -167,6 +167,13 @@ def test_templates_start_with_the_managed_marker(template):
 def test_the_playbooks_fallback_for_flowers_package_is_the_roles_default():
     wiring = (ROOT / "playbooks" / "vars" / "wiring.yml").read_text()
     assert f"flower_package | default('{defaults('flower')['flower_package']}')" in wiring
+
+
+def test_the_playbooks_tls_fallbacks_are_the_roles_defaults():
+    wiring = (ROOT / "playbooks" / "vars" / "wiring.yml").read_text()
+    assert f"rabbitmq_tls | default({str(defaults('rabbitmq')['rabbitmq_tls']).lower()})" in wiring
+    assert f"celery_app_broker_tls | default({str(defaults('celery_app')['celery_app_broker_tls']).lower()})" in wiring
+    assert f"celery_app_broker_tls_name | default('{defaults('celery_app')['celery_app_broker_tls_name']}')" in wiring
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -5,6 +5,7 @@ on a laptop and under the systemd units of the deployment; no credential is writ
 """
 
 import os
+import ssl
 from collections.abc import Mapping
 
 from celery import Celery
@@ -49,6 +50,24 @@ def env_choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> s
     return value
 
 
+def broker_tls(env: Mapping[str, str]) -> dict | None:
+    """TLS settings for the broker connection, when the deployment gives a CA to check it by.
+
+    The broker's certificate must chain to CELERY_BROKER_CA_FILE and carry the name
+    CELERY_BROKER_TLS_NAME. One name for every broker: on failover Celery keeps checking
+    the name it first connected with, so per-host names would refuse the second broker.
+    """
+    ca_file = env.get("CELERY_BROKER_CA_FILE", "").strip()
+    if not ca_file:
+        return None
+    return {
+        "ca_certs": ca_file,
+        "cert_reqs": ssl.CERT_REQUIRED,
+        # None: the host name of the URL (a single broker).
+        "server_hostname": env.get("CELERY_BROKER_TLS_NAME", "").strip() or None,
+    }
+
+
 def make_app(env: Mapping[str, str] | None = None) -> Celery:
     """Build the app from an environment mapping (os.environ by default)."""
     env = os.environ if env is None else env
@@ -81,6 +100,7 @@ def make_app(env: Mapping[str, str] | None = None) -> Celery:
         # on prefork; deployments of many very short tasks can set it through the environment.
         worker_prefetch_multiplier=env_int(env, "CELERY_WORKER_PREFETCH_MULTIPLIER", 1),
         broker_connection_retry_on_startup=True,
+        broker_use_ssl=broker_tls(env),
     )
     return celery_app
 
