@@ -1,4 +1,5 @@
-"""The benchmark suite behind `make bench` (bench/run.sh): seven figures.
+"""The benchmark suite behind `make bench` (bench/run.sh): seven figures and two more
+views of them (1b, 5b).
 
 1. throughput: the deployed celery-worker.service against the same worker started by hand
    (same virtualenv, settings, arguments and broker, without the unit's hardening), and
@@ -6,12 +7,15 @@
 2. latency: sequential add(1, 1) round trips through the rpc backend, deployed vs by hand;
 3. converge: a cold site.yml converge of a fresh container, then the idempotent second run;
 4. test cycle: `molecule test` for the default scenario, per step;
-5. monitoring cost: throughput with task events on and Flower running vs events off;
+5. monitoring cost: throughput with task events on and Flower running vs events off, on
+   three hosts of the bench's own (broker, worker, monitor), with no-op tasks and (5b)
+   tasks of 10 ms;
 6. publish rate of one producer with publisher confirms vs without;
 7. quorum vs classic queues: throughput and round-trip latency.
 
 Every comparison alternates its sides (A B A B ...) and quotes medians and ranges. The
-demo container is prepared and put back by demo.prepared_demo(). See bench/README.md.
+demo container is prepared and put back by demo.prepared_demo(); the three hosts are
+made and removed by layout.prepared_layout(). See bench/README.md.
 """
 
 from __future__ import annotations
@@ -29,34 +33,40 @@ from pathlib import Path
 
 import report
 from demo import prepared_demo
-from figures import confirms, converge, cycle, latency, queue_types, throughput
+from figures import confirms, converge, cycle, latency, monitoring, queue_types, throughput
 from host import BenchError, say
+from layout import prepared_layout
 
 ROOT = Path(__file__).resolve().parent.parent
-ALL_FIGURES = "1,2,3,4,5,6,7"
+ALL_FIGURES = "1,2,3,4,5,5b,6,7"
+# Where a measurement runs: in the demo container, on the bench's own three hosts, or
+# wherever it makes for itself (a fresh container, Molecule's).
+DEMO, LAYOUT, OWN = "demo", "layout", "own"
 
 
 @dataclass(frozen=True)
 class Measurement:
-    """What runs for the figures it serves; on the demo, or on its own."""
+    """What runs for the figures it serves, and where."""
     serves: frozenset[str]
     measure: Callable[..., dict[str, dict]]
-    on_demo: bool
+    on: str
 
 
 MEASUREMENTS = (
-    Measurement(frozenset({"1", "5"}), throughput.measure, on_demo=True),
-    Measurement(frozenset({"2"}), latency.measure, on_demo=True),
-    Measurement(frozenset({"6"}), confirms.measure, on_demo=True),
-    Measurement(frozenset({"7"}), queue_types.measure, on_demo=True),
-    Measurement(frozenset({"3"}), converge.measure, on_demo=False),
-    Measurement(frozenset({"4"}), cycle.measure, on_demo=False),
+    Measurement(frozenset({"1"}), throughput.measure, on=DEMO),
+    Measurement(frozenset({"2"}), latency.measure, on=DEMO),
+    Measurement(frozenset({"6"}), confirms.measure, on=DEMO),
+    Measurement(frozenset({"7"}), queue_types.measure, on=DEMO),
+    Measurement(frozenset({"5", "5b"}), monitoring.measure, on=LAYOUT),
+    Measurement(frozenset({"3"}), converge.measure, on=OWN),
+    Measurement(frozenset({"4"}), cycle.measure, on=OWN),
 )
 # The table, in this order.
 TABLE = (throughput.THROUGHPUT, throughput.CEILING, latency.LATENCY, converge.CONVERGE,
-         cycle.CYCLE, throughput.MONITORING, confirms.CONFIRMS, queue_types.QUEUE_TYPES)
+         cycle.CYCLE, monitoring.MONITORING, monitoring.MONITORING_10MS, confirms.CONFIRMS,
+         queue_types.QUEUE_TYPES)
 # Figures that alternate sides, for the footnote on medians and ranges.
-ALTERNATING = {"1", "2", "5", "6", "7"}
+ALTERNATING = {"1", "2", "5", "5b", "6", "7"}
 
 
 def env_int(env: dict, name: str, default: int, minimum: int = 1) -> int:
@@ -70,6 +80,7 @@ def env_int(env: dict, name: str, default: int, minimum: int = 1) -> int:
 class Config:
     container: str = "celery-demo"
     tasks: int = 20000
+    tasks_10ms: int = 2000  # figure 5b: 10 s a run at the demo's two pool processes
     pairs: int = 3
     roundtrips: int = 1000
     warmup: int = 100
@@ -81,6 +92,9 @@ class Config:
     ceiling_env: list[str] = field(default_factory=lambda: [
         "CELERY_WORKER_PREFETCH_MULTIPLIER=0"])
     image: str = "celery-stack/debian-systemd:12"
+    # CPUs the monitor host of figure 5 has to itself (the broker and worker hosts get the
+    # others); empty: the three share every CPU.
+    monitor_cpus: str = "0"
     molecule_log: str = ""
     # On by default so `make bench` prints every figure; 0 skips it (e.g. while another
     # Molecule run uses the same container names).
@@ -96,6 +110,7 @@ class Config:
         return cls(
             container=env.get("BENCH_CONTAINER", default.container),
             tasks=env_int(env, "BENCH_TASKS", default.tasks, minimum=3),
+            tasks_10ms=env_int(env, "BENCH_TASKS_10MS", default.tasks_10ms, minimum=3),
             pairs=env_int(env, "BENCH_PAIRS", default.pairs),
             roundtrips=env_int(env, "BENCH_ROUNDTRIPS", default.roundtrips),
             warmup=env_int(env, "BENCH_WARMUP", default.warmup, minimum=0),
@@ -107,6 +122,7 @@ class Config:
             ceiling_env=shlex.split(env["BENCH_CEILING_ENV"])
             if "BENCH_CEILING_ENV" in env else default.ceiling_env,
             image=env.get("BENCH_IMAGE", default.image),
+            monitor_cpus=env.get("BENCH_MONITOR_CPUS", default.monitor_cpus),
             molecule_log=env.get("BENCH_MOLECULE_LOG", ""),
             run_molecule=env.get("BENCH_RUN_MOLECULE", "1") == "1",
             molecule_scenario=env.get("BENCH_MOLECULE_SCENARIO", default.molecule_scenario),
@@ -130,24 +146,44 @@ def measure_into(results: dict, errors: dict, wanted: set[str], measurement: Mea
             errors[key] = str(error)
 
 
+def places(cfg: Config, restore_errors: list[str]) -> dict[str, Callable]:
+    """How each place is prepared: a context manager giving the prepared Demo, which puts
+    back (the demo) or removes (the layout) what it made on the way out."""
+    return {
+        DEMO: lambda: prepared_demo(cfg.container, cfg.worker_unit, cfg.flower_unit,
+                                    restore_errors),
+        LAYOUT: lambda: prepared_layout(cfg.image, cfg.monitor_cpus, cfg.worker_unit,
+                                        cfg.flower_unit,
+                                        cfg.results / f"{cfg.stamp}-layout-converge.log",
+                                        restore_errors),
+    }
+
+
+def places_needed(figures: set[str]) -> set[str]:
+    return {m.on for m in MEASUREMENTS if m.serves & figures}
+
+
 def measure_all(cfg: Config, results: dict, restore_errors: list[str]) -> None:
     errors = results["figure_errors"]
     wanted = [m for m in MEASUREMENTS if m.serves & cfg.figures]
-    on_demo = [m for m in wanted if m.on_demo]
-    if on_demo:
+    for place, prepared in places(cfg, restore_errors).items():
+        here = [m for m in wanted if m.on == place]
+        if not here:
+            continue
         try:
-            with prepared_demo(cfg.container, cfg.worker_unit, cfg.flower_unit,
-                               restore_errors) as demo:
-                results.update(demo.describe())
-                for measurement in on_demo:
+            with prepared() as demo:
+                described = demo.describe()
+                # The demo's worker and versions at the top, as before; the layout's apart.
+                results.update(described if place == DEMO else {place: described})
+                for measurement in here:
                     measure_into(results, errors, cfg.figures, measurement, demo, cfg)
         except (BenchError, subprocess.SubprocessError, OSError) as error:
-            say(f"setup: {error}")
-            for measurement in on_demo:
+            say(f"setup of the {place}: {error}")
+            for measurement in here:
                 for key in measurement.serves & cfg.figures:
                     errors.setdefault(key, str(error))
     for measurement in wanted:
-        if not measurement.on_demo:
+        if measurement.on == OWN:
             measure_into(results, errors, cfg.figures, measurement, cfg)
 
 
@@ -158,6 +194,8 @@ def table(cfg: Config, results: dict) -> str:
         text += (f"\n\nMedians over {cfg.pairs} alternating pairs, range in brackets; ratios "
                  f"are medians of the pairs' ratios. {cfg.tasks} tasks a throughput or "
                  f"publish run, {cfg.roundtrips} round trips a latency run.")
+        if "5b" in cfg.figures:
+            text += f" {cfg.tasks_10ms} tasks of 10 ms a run of 5b."
         if cfg.pairs < 3:
             text += "\nFewer than 3 pairs: a quick run to try the suite, not a result."
     return text
@@ -181,12 +219,15 @@ def run(cfg: Config) -> int:
     return 1 if results["figure_errors"] or restore_errors else 0
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    cfg = Config.from_env(os.environ)
+    if argv == ["--needs-demo"]:  # for run.sh: converge the demo only when it is used
+        return 0 if DEMO in places_needed(cfg.figures) else 1
     # `kill` and Ctrl-C both end in the `finally` of prepared_demo(), which puts the
-    # demo back.
+    # demo back, and of prepared_layout(), which removes the three hosts.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    return run(Config.from_env(os.environ))
+    return run(cfg)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

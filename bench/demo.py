@@ -2,6 +2,9 @@
 
 prepared_demo() is the only place that changes the demo: whatever a figure does, and
 whatever it raises, leaving the `with` block puts the demo back as it was found.
+
+`Demo` drives a deployment whichever hosts it spans: in the demo one container plays the
+broker, the worker and Flower; layout.prepared_layout() gives it three (figure 5).
 """
 
 from __future__ import annotations
@@ -29,20 +32,32 @@ FLOWER_SETTLE_S = 2.0
 
 @dataclass
 class Demo:
-    """The prepared demo: the deployed worker's settings, the driver, the bench's queues."""
+    """The prepared deployment: the deployed worker's settings, the driver, the bench's
+    queues. `host` runs the worker and the driver; Flower and the broker run there too
+    unless `flower_host` and `broker_host` say otherwise."""
     host: Host
     worker_unit: str
     flower_unit: str
-    flower_url: str
+    flower_url: str  # Flower's /healthcheck, as seen on its own host
     flower_state_dir: str
     spec: WorkerSpec | None = None  # read once the drop-in is in place
     # Queues (and their exchanges, named alike) the bench declares, deleted at the end.
     queues: list[str] = field(default_factory=list)
     driver_runs: int = 0
+    flower_host: Host | None = None
+    broker_host: Host | None = None
+    # What else the results file should say about where this ran.
+    about: dict = field(default_factory=dict)
 
-    def driver(self, *args: str, env: Sequence[str] = (), timeout: int = 1800) -> dict:
-        """Run driver.py in the container as the app's user with its settings; `env`
-        (NAME=value) overrides them (through env(1), see HandWorker)."""
+    def __post_init__(self):
+        self.flower_host = self.flower_host or self.host
+        self.broker_host = self.broker_host or self.host
+
+    def driver(self, *args: str, env: Sequence[str] = (), timeout: int = 1800,
+               host: Host | None = None) -> dict:
+        """Run driver.py as the app's user with its settings, on the worker's host unless
+        `host` is given (the app is deployed alike wherever it runs); `env`
+        (NAME=value) overrides the settings (through env(1), see HandWorker)."""
         spec = self.spec
         self.driver_runs += 1
         cmd = ["systemd-run", "--quiet", "--wait", "--pipe", "--collect",
@@ -54,7 +69,7 @@ class Demo:
         for env_file in spec.env_files:
             cmd += ["-p", f"EnvironmentFile={env_file}"]
         command = with_env(env, [spec.python, f"{REMOTE_DIR}/driver.py", *args])
-        proc = self.host.run(*cmd, *command, check=False, timeout=timeout + 60)
+        proc = (host or self.host).run(*cmd, *command, check=False, timeout=timeout + 60)
         lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
         if not lines:
             raise BenchError(f"driver {args[0]} gave no answer (exit {proc.returncode}): "
@@ -82,15 +97,17 @@ class Demo:
     @contextmanager
     def running(self, worker: DeployedWorker | HandWorker, env: Sequence[str] = (),
                 monitored: bool = False) -> Iterator[dict]:
-        """A fresh worker, answering pings, with task events off, or on and Flower
-        running when `monitored`; stopped on the way out. Yields its pool, concurrency
-        and prefetch."""
+        """A fresh worker, answering pings, with task events switched off, or on and
+        Flower running (on its own host) when `monitored`; stopped on the way out. Yields
+        its pool, concurrency and prefetch. Switching off reaches only events that were
+        switched on remotely, not a command line's --task-events (figures/monitoring.py)."""
         try:
             worker.start()
             info = self.driver("ping", "--node", self.spec.node, "--timeout", "90", env=env)
             if monitored:
-                self.host.systemctl("start", self.flower_unit)
-                self.driver("http-ready", "--url", self.flower_url, "--timeout", "90")
+                self.flower_host.systemctl("start", self.flower_unit)
+                self.driver("http-ready", "--url", self.flower_url, "--timeout", "90",
+                            host=self.flower_host)
                 self.driver("events", "on")  # what Flower does every few seconds, made certain
                 time.sleep(FLOWER_SETTLE_S)  # Flower's own start-up (state, first inspect) done
             else:
@@ -98,12 +115,14 @@ class Demo:
             yield {k: info[k] for k in ("pool", "concurrency", "prefetch_count")}
         finally:
             if monitored:
-                self.host.systemctl("stop", self.flower_unit)
+                self.flower_host.systemctl("stop", self.flower_unit)
             worker.stop()
 
-    def drain(self, tasks: int, env: Sequence[str] = ()) -> dict:
-        """Publish a batch of `tasks`, then time how fast the running worker drains it."""
-        return self.driver("drain", "--node", self.spec.node, "--tasks", str(tasks), env=env)
+    def drain(self, tasks: int, env: Sequence[str] = (), task: str = "noop") -> dict:
+        """Publish a batch of `tasks` (benchtasks.noop, or another filler of the driver's),
+        then time how fast the running worker drains it."""
+        return self.driver("drain", "--node", self.spec.node, "--tasks", str(tasks),
+                           "--task", task, env=env)
 
     def latency(self, count: int, warmup: int, env: Sequence[str] = ()) -> dict:
         """`count` sequential round trips after `warmup` ones, summed up."""
@@ -114,13 +133,16 @@ class Demo:
     def describe(self) -> dict:
         """The worker and the versions measured, for the results file."""
         spec = self.spec
-        versions = self.host.out(spec.python, "-c", "import celery, kombu, flower; print("
-                                 "celery.__version__, kombu.__version__, flower.__version__)")
+        versions = self.flower_host.out(
+            spec.python, "-c", "import celery, kombu, flower; print("
+            "celery.__version__, kombu.__version__, flower.__version__)")
         return {
             "worker": {"node": spec.node, "argv": spec.argv, "user": spec.user,
                        "env_files": spec.env_files},
             "versions": dict(zip(("celery", "kombu", "flower"), versions.split()),
-                             rabbitmq=self.host.out("rabbitmqctl", "version", check=False)),
+                             rabbitmq=self.broker_host.out("rabbitmqctl", "version",
+                                                           check=False)),
+            **self.about,
         }
 
 
@@ -184,24 +206,32 @@ def prepared_demo(container: str, worker_unit: str, flower_unit: str,
         _restore(demo, found, restore_errors)
 
 
-def _install(demo: Demo) -> None:
-    host = demo.host
+def install_bench(host: Host, worker_unit: str | None = None) -> None:
+    """The driver and the tasks in /opt/bench on `host`; with `worker_unit`, also the
+    drop-in that loads the tasks into the deployed worker."""
     host.run("mkdir", "-p", REMOTE_DIR)
     for name in COPIED:
         host.copy(BENCH / name, REMOTE_DIR)
     host.run("chmod", "-R", "u=rwX,go=rX", REMOTE_DIR)
     host.run("chown", "-R", "root:root", REMOTE_DIR)
+    if worker_unit is None:
+        return
 
     # The deployed worker keeps its unit, hardening included; the drop-in only adds the
     # bench module to its environment (Celery's CLI reads CELERY_WORKER_INCLUDE as
     # `worker --include`).
-    host.write(f"{DROP_IN_DIR.format(unit=demo.worker_unit)}/{DROP_IN}",
+    host.write(f"{DROP_IN_DIR.format(unit=worker_unit)}/{DROP_IN}",
                "# Written by bench/bench.py for the length of a benchmark run; removed "
                "at its end.\n[Service]\n"
                f"Environment=PYTHONPATH={REMOTE_DIR}\n"
                "Environment=CELERY_WORKER_INCLUDE=benchtasks\n"
                "Environment=PYTHONDONTWRITEBYTECODE=1\n")
     host.systemctl("daemon-reload")
+
+
+def _install(demo: Demo) -> None:
+    host = demo.host
+    install_bench(host, demo.worker_unit)
 
     # Flower keeps what it saw across restarts: save its state to put it back, so that
     # its task list does not fill with benchmark tasks.

@@ -5,7 +5,8 @@ as the app's user with the deployed settings (EnvironmentFile=/etc/<app>/celery.
 one sub-command per call; the last line of standard output is one JSON object.
 
     driver.py ping     --node celery@HOST            wait until that worker answers
-    driver.py drain    --node celery@HOST --tasks N  publish N tasks, then time their drain
+    driver.py drain    --node celery@HOST --tasks N [--task noop|sleep10]
+                                                     publish N tasks, then time their drain
     driver.py publish  --tasks N                     time N noop.delay() calls, no consumer
     driver.py latency  --count N --warmup W          N sequential add(1, 1) round trips
     driver.py events   on|off                        task events on or off in every worker
@@ -33,6 +34,10 @@ import benchtasks
 
 # The default queue: the deployed worker is started without --queues.
 QUEUE = app.conf.task_default_queue
+# What a drain's batch is made of, between its two stamps.
+FILLERS = {"noop": benchtasks.noop, "sleep10": benchtasks.sleep10}
+# How long one filler task runs, for the time a drain may take.
+FILLER_SECONDS = {"noop": 0.0, "sleep10": 0.010}
 
 
 def emit(**fields) -> None:
@@ -60,10 +65,10 @@ def queue_depth(conn) -> int:
     return count
 
 
-def noop_total(node: str) -> int:
-    """How many benchtasks.noop the worker has accepted since it started."""
+def accepted_total(node: str, task_name: str) -> int:
+    """How many tasks of that name the worker has accepted since it started."""
     stats = app.control.inspect(destination=[node], timeout=2.0).stats() or {}
-    return stats.get(node, {}).get("total", {}).get(benchtasks.noop.name, 0)
+    return stats.get(node, {}).get("total", {}).get(task_name, 0)
 
 
 def control_ok(replies, node: str) -> bool:
@@ -83,7 +88,7 @@ def cmd_ping(args) -> int:
                 pool=pool.get("implementation", "").split(":")[0].rsplit(".", 1)[-1],
                 concurrency=pool.get("max-concurrency"),
                 prefetch_count=stats.get("prefetch_count"), pid=stats.get("pid"))
-    missing = [t.name for t in (benchtasks.noop, benchtasks.stamp, benchtasks.add)
+    missing = [t.name for t in (*FILLERS.values(), benchtasks.stamp, benchtasks.add)
                if t.name not in registered]
     if missing:
         return fail(f"{args.node} does not know {', '.join(missing)}: benchtasks not loaded",
@@ -97,13 +102,14 @@ def cmd_drain(args) -> int:
 
     The worker is running and idle. It stops consuming from the queue while the tasks are
     published and starts again once all are in, so the broker holds the whole batch
-    before the first is delivered. The batch is stamp, N-2 noops, stamp: the two stamps
-    return the time they ran (same host, same clock), and the N-1 tasks between the
-    first stamp and the last are the drain. The broker delivers in order, so the last
-    stamp runs at most a pool's width of tasks before the end; the worker's own count of
-    accepted noops checks that every task of the batch was consumed.
+    before the first is delivered. The batch is stamp, N-2 fillers (noops, or tasks of
+    10 ms), stamp: the two stamps return the time they ran (same host, same clock), and
+    the N-1 tasks between the first stamp and the last are the drain. The broker delivers
+    in order, so the last stamp runs at most a pool's width of tasks before the end; the
+    worker's own count of accepted fillers checks that every task of the batch was
+    consumed.
     """
-    node, total = args.node, args.tasks
+    node, total, filler = args.node, args.tasks, FILLERS[args.task]
     if total < 3:
         return fail("--tasks must be at least 3")
     if ping_until(node, 30) is None:
@@ -115,13 +121,13 @@ def cmd_drain(args) -> int:
         leftover = queue_depth(conn)
         if leftover:
             conn.default_channel.queue_purge(QUEUE)
-    accepted_before = noop_total(node)
+    accepted_before = accepted_total(node, filler.name)
 
     t_publish = time.monotonic()
     first = benchtasks.stamp.apply_async()
     with app.producer_or_acquire() as producer:
         for _ in range(total - 2):
-            benchtasks.noop.apply_async(producer=producer)
+            filler.apply_async(producer=producer)
     last = benchtasks.stamp.apply_async()
     publish_s = time.monotonic() - t_publish
     with app.connection_for_write() as conn:
@@ -131,28 +137,29 @@ def cmd_drain(args) -> int:
     if not control_ok(app.control.add_consumer(QUEUE, destination=[node], reply=True,
                                                timeout=5), node):
         return fail(f"{node} did not resume consuming from {QUEUE}")
-    wait = max(120.0, total / 200.0)
+    # Generous: a slow side must fail on its count, not on a timeout.
+    wait = max(120.0, total / 200.0 + total * FILLER_SECONDS[args.task])
     ran_first = first.get(timeout=wait)
     ran_last = last.get(timeout=wait)
     wall_s = time.monotonic() - t_resume
 
-    # Completeness: every noop of the batch was taken by this worker.
+    # Completeness: every filler of the batch was taken by this worker.
     deadline = time.monotonic() + 15
-    accepted = noop_total(node) - accepted_before
+    accepted = accepted_total(node, filler.name) - accepted_before
     while accepted < total - 2 and time.monotonic() < deadline:
         time.sleep(0.2)
-        accepted = noop_total(node) - accepted_before
+        accepted = accepted_total(node, filler.name) - accepted_before
     with app.connection_for_write() as conn:
         remaining = queue_depth(conn)
 
     drain_s = ran_last - ran_first
     result = dict(
         node=node, queue=QUEUE, queue_type=app.conf.task_default_queue_type,
-        tasks=total, queued=queued, leftover_purged=leftover,
+        task=filler.name, tasks=total, queued=queued, leftover_purged=leftover,
         publish_s=round(publish_s, 3), publish_per_s=round(total / publish_s, 1),
         drain_s=round(drain_s, 4),
         tasks_per_s=round((total - 1) / drain_s, 1) if drain_s > 0 else None,
-        wall_s=round(wall_s, 3), noops_accepted=accepted, remaining=remaining,
+        wall_s=round(wall_s, 3), accepted=accepted, remaining=remaining,
     )
     if accepted != total - 2 or remaining:
         return fail("the worker did not take the whole batch", **result)
@@ -281,6 +288,7 @@ def main(argv=None) -> int:
     drain = commands.add_parser("drain")
     drain.add_argument("--node", required=True)
     drain.add_argument("--tasks", type=int, default=20000)
+    drain.add_argument("--task", choices=sorted(FILLERS), default="noop")
     drain.set_defaults(run=cmd_drain)
 
     publish = commands.add_parser("publish")

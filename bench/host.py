@@ -1,12 +1,19 @@
-"""A container with systemd, reached through `docker exec`, and the workers run in it."""
+"""Containers with systemd: started, converged with site.yml, reached through `docker
+exec`, and the workers run in them."""
 
 from __future__ import annotations
 
+import os
 import shlex
+import shutil
+import signal
 import subprocess
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class BenchError(Exception):
@@ -45,6 +52,11 @@ class Host:
     def show(self, unit: str, prop: str) -> str:
         return self.out("systemctl", "show", "-p", prop, "--value", unit)
 
+    def last_journal_line(self, unit: str, containing: str) -> str:
+        """The unit's latest journal line holding `containing` (fixed text), or ''."""
+        return self.out("sh", "-c", f"journalctl --no-pager -o cat -u {shlex.quote(unit)} | "
+                        f"grep -F -- {shlex.quote(containing)} | tail -n 1", check=False)
+
     def copy(self, path: Path, directory: str) -> None:
         """A file of this machine into a directory of the container."""
         subprocess.run(["docker", "cp", str(path), f"{self.container}:{directory}/"],
@@ -59,6 +71,60 @@ def container_running(name: str) -> bool:
     state = subprocess.run(["docker", "inspect", "-f", "{{.State.Running}}", name],
                            capture_output=True, text=True)
     return state.stdout.strip() == "true"
+
+
+# What boots systemd as PID 1 on these machines without --privileged, which they refuse
+# (the recipe of scripts/demo.sh, README "Containers").
+SYSTEMD_FLAGS = ("--cap-add", "SYS_ADMIN", "--cgroupns", "host",
+                 "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+                 "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
+                 "--stop-signal", "SIGRTMIN+3")
+
+
+def start_container(name: str, image: str, *options: str, boot_timeout: float = 60) -> Host:
+    """A container named `name` (its host name too) from `image`, systemd as PID 1, with
+    further `docker run` options; returned once systemd has finished booting."""
+    proc = subprocess.run(["docker", "run", "-d", "--name", name, "--hostname", name,
+                           *SYSTEMD_FLAGS, *options, image, "/lib/systemd/systemd"],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BenchError(f"docker run {name} exited {proc.returncode}: {proc.stderr.strip()}")
+    host = Host(name)
+    deadline = time.monotonic() + boot_timeout
+    state = ""
+    while time.monotonic() < deadline:
+        state = host.run("systemctl", "is-system-running", check=False).stdout.strip()
+        if state in ("running", "degraded"):
+            return host
+        time.sleep(0.5)
+    raise BenchError(f"{name}: systemd did not finish booting in {boot_timeout:.0f} s "
+                     f"(state {state or 'unknown'})")
+
+
+def run_site(inventory: Path, log: Path, env: dict[str, str] | None = None,
+             timeout: float = 3600) -> tuple[int, float]:
+    """`ansible-playbook -i INVENTORY site.yml` of this checkout with the controller's
+    virtualenv, its output into `log`; its exit code and wall time in seconds."""
+    run_env = dict(os.environ, PATH=f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}",
+                   ANSIBLE_NOCOLOR="1", **(env or {}))
+    command = shutil.which("ansible-playbook", path=run_env["PATH"]) or "ansible-playbook"
+    start = time.monotonic()
+    with open(log, "w", encoding="utf-8") as out:
+        proc = subprocess.Popen([command, "-i", str(inventory), "site.yml"], cwd=ROOT,
+                                env=run_env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            proc.wait(timeout=timeout)
+        except BaseException:
+            # Interrupted (Ctrl-C, kill, the timeout): ansible-playbook stops its own
+            # forks on SIGINT, which killed outright would go on working on the hosts.
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            raise
+    return proc.returncode, time.monotonic() - start
 
 
 @dataclass

@@ -1,17 +1,14 @@
 """Figure 3: a cold site.yml converge of a fresh container, then the idempotent second run."""
 
 import json
-import os
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import report
-from host import BenchError, Host, say
+from host import ROOT, BenchError, run_site, say, start_container
 
-ROOT = Path(__file__).resolve().parents[2]
 CALLBACKS = ROOT / "bench" / "callback_plugins"
 CONTAINER = "bench-converge"
 GROUPS = ("rabbitmq", "celery_workers", "flower")
@@ -23,7 +20,7 @@ def measure(cfg) -> dict[str, dict]:
     workdir = Path(tempfile.mkdtemp(prefix="bench-converge-"))
     try:
         say(f"converge: fresh container {CONTAINER} from {cfg.image}")
-        start_container(cfg.image)
+        start_container(CONTAINER, cfg.image)  # as scripts/demo.sh, no published port
         inventory = write_inventory(workdir / "inventory")
         runs = {}
         for label in ("cold", "second"):
@@ -38,23 +35,6 @@ def measure(cfg) -> dict[str, dict]:
 
 def remove_container() -> None:
     subprocess.run(["docker", "rm", "-f", CONTAINER], capture_output=True)
-
-
-def start_container(image: str) -> None:
-    """The recipe of scripts/demo.sh, without the published port; waits for systemd."""
-    subprocess.run([
-        "docker", "run", "-d", "--name", CONTAINER, "--hostname", CONTAINER,
-        "--cap-add", "SYS_ADMIN", "--cgroupns", "host",
-        "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-        "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
-        "--stop-signal", "SIGRTMIN+3", image, "/lib/systemd/systemd",
-    ], check=True, capture_output=True, text=True)
-    host = Host(CONTAINER)
-    for _ in range(120):
-        state = host.run("systemctl", "is-system-running", check=False).stdout.strip()
-        if state in ("running", "degraded"):
-            return
-        time.sleep(0.5)
 
 
 def write_inventory(inventory: Path) -> Path:
@@ -73,19 +53,12 @@ def playbook(inventory: Path, label: str, workdir: Path, cfg) -> dict:
     """One site.yml run, timed; the callback bench_timer records every task's time."""
     timer = workdir / f"timer-{label}.json"
     log = cfg.results / f"{cfg.stamp}-converge-{label}.log"
-    env = dict(os.environ,
-               PATH=f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}",
-               ANSIBLE_CALLBACK_PLUGINS=str(CALLBACKS),
-               ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks,bench_timer",
-               BENCH_TIMER_OUT=str(timer), ANSIBLE_NOCOLOR="1")
-    command = shutil.which("ansible-playbook", path=env["PATH"]) or "ansible-playbook"
-    start = time.monotonic()
-    with open(log, "w", encoding="utf-8") as out:
-        proc = subprocess.run([command, "-i", str(inventory), "site.yml"], cwd=ROOT,
-                              env=env, stdout=out, stderr=subprocess.STDOUT)
-    seconds = time.monotonic() - start
-    if proc.returncode != 0:
-        raise BenchError(f"{label} converge failed (exit {proc.returncode}), see {log}")
+    returncode, seconds = run_site(inventory, log, {
+        "ANSIBLE_CALLBACK_PLUGINS": str(CALLBACKS),
+        "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks,bench_timer",
+        "BENCH_TIMER_OUT": str(timer)})
+    if returncode != 0:
+        raise BenchError(f"{label} converge failed (exit {returncode}), see {log}")
     data = json.loads(timer.read_text())
     recap = data["recap"].get(CONTAINER, {})
     slowest = sorted(data["tasks"], key=lambda t: t["seconds"], reverse=True)[:10]

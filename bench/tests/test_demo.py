@@ -56,7 +56,8 @@ class FakeContainer(host.Host):
         if argv == ("hostname",):
             return "celery-demo"
         if argv[0] == "systemd-run" and "/opt/bench/driver.py" in argv:
-            return json.dumps({"ok": True, "removed": 0}) + "\n"
+            return json.dumps({"ok": True, "removed": 0, "pool": "prefork", "concurrency": 2,
+                               "prefetch_count": 8}) + "\n"
         return ""
 
 
@@ -195,3 +196,40 @@ def test_flower_healthcheck_url():
     assert demo.flower_healthcheck_url("celery flower --port=5556") == \
         "http://127.0.0.1:5556/healthcheck"
     assert demo.flower_healthcheck_url(FLOWER_EXEC) == "http://127.0.0.1:5555/flower/healthcheck"
+
+
+def test_flower_on_a_host_of_its_own_is_started_and_checked_there(monkeypatch):
+    monkeypatch.setattr(demo, "FLOWER_SETTLE_S", 0)
+    worker, monitor = FakeContainer("w"), FakeContainer("m")
+    d = demo.Demo(worker, "celery-worker", "flower", "http://127.0.0.1:5555/healthcheck",
+                  "/var/lib/flower", flower_host=monitor)
+    d.spec = host.read_worker_spec(worker, "celery-worker")
+    with d.running(d.deployed(), monitored=True):
+        d.drain(100, task="sleep10")
+    assert ran(monitor, "systemctl", "start", "flower")
+    assert ran(monitor, "systemctl", "stop", "flower")
+    assert not any("flower" in c for c in worker.commands if c[0] == "systemctl")
+    ready = [c for c in monitor.commands if "http-ready" in c]
+    assert len(ready) == 1 and "http://127.0.0.1:5555/healthcheck" in ready[0]
+    drains = [c for c in worker.commands if "drain" in c]
+    assert len(drains) == 1 and drains[0][-6:] == ("--node", "celery@celery-demo", "--tasks",
+                                                   "100", "--task", "sleep10")
+    events = [c[-1] for c in worker.commands if "events" in c]
+    assert events == ["on"]
+    assert ran(worker, "systemctl", "start", "celery-worker")
+    assert ran(worker, "systemctl", "stop", "celery-worker")
+
+
+def test_one_host_plays_every_part_unless_told():
+    one = FakeContainer("celery-demo")
+    d = demo.Demo(one, "celery-worker", "flower", "u", "/var/lib/flower")
+    assert d.flower_host is one and d.broker_host is one
+
+
+def test_the_drop_in_only_where_the_worker_runs():
+    monitor = FakeContainer("m")
+    demo.install_bench(monitor)
+    assert ran(monitor, "docker cp", "driver.py", "/opt/bench")
+    assert ran(monitor, "docker cp", "benchtasks.py", "/opt/bench")
+    assert not any("bench.conf" in " ".join(c) for c in monitor.commands)
+    assert not ran(monitor, "systemctl", "daemon-reload")
