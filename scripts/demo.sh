@@ -43,8 +43,13 @@ up() {
     --uid=celery --gid=celery -p EnvironmentFile=/etc/$app/celery.env \
     /opt/$app/venv/bin/python -m $app.run_tasks
 
-  log "systemctl status celery-worker flower"
-  docker exec "$name" systemctl status --no-pager --lines=3 celery-worker flower || true
+  log "systemctl status celery-worker celery-beat flower"
+  docker exec "$name" systemctl status --no-pager --lines=3 celery-worker celery-beat flower || true
+
+  log "the periodic task: beat sends the heartbeat every 10 s, the worker runs it"
+  sleep 12  # one interval of the heartbeat (inventory/local)
+  docker exec "$name" journalctl --no-pager --output=cat --unit=celery-beat --unit=celery-worker \
+    --grep='heartbeat' --lines=4 || true
 
   cat <<MSG
 

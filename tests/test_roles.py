@@ -29,8 +29,8 @@ def defaults(role: str) -> dict:
     return load(ROOT / "roles" / role / "defaults" / "main.yml")
 
 
-def test_there_are_five_roles_and_one_shared_by_the_units():
-    assert ROLES == ["celery_app", "celery_worker", "flower", "pki", "rabbitmq"]
+def test_there_are_six_roles_and_one_shared_by_the_units():
+    assert ROLES == ["celery_app", "celery_beat", "celery_worker", "flower", "pki", "rabbitmq"]
     assert INTERNAL == ["celery_unit"]
 
 

@@ -78,3 +78,19 @@ def test_classic_queues_keep_the_direct_exchange():
 def test_unknown_queue_type_is_an_error_naming_the_variable():
     with pytest.raises(ValueError, match="CELERY_TASK_DEFAULT_QUEUE_TYPE must be one of quorum, classic, got 'stream'"):
         make_app({"CELERY_TASK_DEFAULT_QUEUE_TYPE": "stream"})
+
+
+def test_beat_sends_the_heartbeat_every_minute_by_default():
+    schedule = make_app({}).conf.beat_schedule
+    assert schedule == {"heartbeat": {"task": "test_celery.tasks.heartbeat", "schedule": 60.0,
+                                      "options": {"expires": 60.0}}}
+
+
+def test_the_heartbeats_interval_comes_from_the_environment_and_zero_turns_it_off():
+    assert make_app({"TEST_CELERY_HEARTBEAT_SECONDS": "10"}).conf.beat_schedule["heartbeat"]["schedule"] == 10.0
+    assert make_app({"TEST_CELERY_HEARTBEAT_SECONDS": "0"}).conf.beat_schedule == {}
+
+
+def test_a_bad_heartbeat_interval_is_an_error_naming_the_variable():
+    with pytest.raises(ValueError, match="TEST_CELERY_HEARTBEAT_SECONDS must be a whole number"):
+        make_app({"TEST_CELERY_HEARTBEAT_SECONDS": "often"})

@@ -1,3 +1,4 @@
+import socket
 import time
 
 import pytest
@@ -36,3 +37,7 @@ def test_record_run_without_a_directory_writes_nothing(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     assert tasks.record_run.apply(args=("t", 0)).get() == "t"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_heartbeat_names_the_host_that_ran_it():
+    assert tasks.heartbeat.apply().get() == f"heartbeat from {socket.gethostname()}"

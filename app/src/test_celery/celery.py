@@ -68,6 +68,25 @@ def broker_tls(env: Mapping[str, str]) -> dict | None:
     }
 
 
+def beat_schedule(env: Mapping[str, str]) -> dict:
+    """The periodic tasks celery beat sends: heartbeat every TEST_CELERY_HEARTBEAT_SECONDS
+    (60 by default, 0 for none).
+
+    Each one expires after its own interval: with every worker down, beat does not pile up
+    a backlog of heartbeats that would all run at once when one comes back.
+    """
+    seconds = env_int(env, "TEST_CELERY_HEARTBEAT_SECONDS", 60)
+    if not seconds:
+        return {}
+    return {
+        "heartbeat": {
+            "task": "test_celery.tasks.heartbeat",
+            "schedule": float(seconds),
+            "options": {"expires": float(seconds)},
+        },
+    }
+
+
 def make_app(env: Mapping[str, str] | None = None) -> Celery:
     """Build the app from an environment mapping (os.environ by default)."""
     env = os.environ if env is None else env
@@ -101,6 +120,7 @@ def make_app(env: Mapping[str, str] | None = None) -> Celery:
         worker_prefetch_multiplier=env_int(env, "CELERY_WORKER_PREFETCH_MULTIPLIER", 1),
         broker_connection_retry_on_startup=True,
         broker_use_ssl=broker_tls(env),
+        beat_schedule=beat_schedule(env),
     )
     return celery_app
 

@@ -1,6 +1,7 @@
 """Tasks of the test_celery app."""
 
 import os
+import socket
 import time
 
 from .celery import app
@@ -43,3 +44,10 @@ def record_run(token: str, seconds: float = 2.0) -> str:
     time.sleep(seconds)
     _note(f"done {token} {os.getpid()}")
     return token
+
+
+@app.task(bind=True)
+def heartbeat(self) -> str:
+    """The periodic task celery beat sends (test_celery.celery.beat_schedule): one line in
+    the worker's log naming the worker node that took it (NAME@host)."""
+    return f"heartbeat from {self.request.hostname or socket.gethostname()}"
