@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help demo demo-clean test lint unit integration bench molecule molecule-scenario images engine browser venv clean
+.PHONY: help demo demo-clean test lint unit collection collection-test integration bench molecule molecule-scenario images engine browser venv clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -28,11 +28,17 @@ lint: venv ## yamllint, ansible-lint (production profile), secret scan, syntax o
 	$(BIN)/ansible-playbook --syntax-check -i inventory/local site.yml
 	$(BIN)/ansible-playbook --syntax-check -i inventory/example site.yml
 
-unit: venv ## the app's pytest suite, the roles' own checks, the benchmark parsers
+unit: venv collection ## the app's pytest suite, the roles' own checks, the benchmark parsers
 	$(BIN)/pytest -q app/tests tests bench/tests --ignore=tests/integration
 
+collection: venv ## the roles as the collection celery_stack.deploy, in build/collection/
+	$(BIN)/ansible-galaxy collection build --output-path build/collection --force
+
 integration: venv images ## fresh containers: 30+ bad inputs, check mode, secrets, listeners
-	$(BIN)/pytest -q tests/integration
+	$(BIN)/pytest -q tests/integration --ignore=tests/integration/test_collection.py
+
+collection-test: venv images ## the built collection installed offline and converged on a fresh container
+	$(BIN)/pytest -q tests/integration/test_collection.py
 
 molecule: venv images browser ## every Molecule scenario, both Debian releases
 	for s in $$(ls molecule); do $(BIN)/molecule test -s $$s || exit 1; done

@@ -16,7 +16,12 @@ and says why. No community.rabbitmq module joins a cluster.
 import json
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.rabbitmq_cli import CLI_OPTIONS, Cli
+# The role's module_utils/ from this repository's roles/; installed as the
+# celery_stack.deploy collection, its plugins/module_utils/ (links to the same file).
+try:
+    from ansible.module_utils.rabbitmq_cli import CLI_OPTIONS, Cli
+except ImportError:
+    from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_cli import CLI_OPTIONS, Cli
 
 DOCUMENTATION = r"""
 module: rabbitmq_cluster_join

@@ -1,0 +1,1 @@
+../../roles/rabbitmq/module_utils/rabbitmq_cli.py

@@ -1,0 +1,1 @@
+../../roles/rabbitmq/library/rabbitmq_cluster_join.py

@@ -1,0 +1,1 @@
+../../roles/rabbitmq/library/rabbitmq_user_password.py
