@@ -51,7 +51,7 @@ FLOWER_PASSWORD = f" {secrets.token_hex(8)}{NASTY}{secrets.token_hex(8)} "
 # The monitoring user's password goes into Flower's management API URL as written, which
 # cannot hold / ? # % [ ] or white space (the flower role's README says why).
 MONITOR_PASSWORD = f"{secrets.token_hex(8)}$HOME${{PATH}}`id`$(id)\"q'q\\b:colon@at;semi&amp|pipe{secrets.token_hex(4)}"
-GROUPS = ("rabbitmq", "celery_workers", "flower")
+GROUPS = ("rabbitmq", "celery_workers", "celery_beat", "flower")
 
 
 def base_vars() -> dict:

@@ -237,5 +237,6 @@ def test_a_good_converge_after_broken_ones_passes_every_gate(life):
     result = run_playbook(life.inventory, "site.yml")
     assert result.returncode == 0, result.stdout[-3000:]
     assert "Wait until the worker answers a Celery ping" in result.stdout
-    states = sh(life.host, "systemctl is-active celery-worker flower rabbitmq-server").split()
-    assert states == ["active", "active", "active"]
+    assert "Wait until beat has started, stays up and reaches the broker" in result.stdout
+    states = sh(life.host, "systemctl is-active celery-worker celery-beat flower rabbitmq-server").split()
+    assert states == ["active", "active", "active", "active"]
