@@ -49,7 +49,7 @@ up() {
   log "the periodic task: beat sends the heartbeat every 10 s, the worker runs it"
   sleep 12  # one interval of the heartbeat (inventory/local)
   docker exec "$name" journalctl --no-pager --output=cat --unit=celery-beat --unit=celery-worker \
-    --grep='heartbeat' --lines=4 || true
+    --grep='heartbeat' --since=-12s || true
 
   cat <<MSG
 
