@@ -35,7 +35,7 @@ collection: venv ## the roles as the collection celery_stack.deploy, in build/co
 	$(BIN)/ansible-galaxy collection build --output-path build/collection --force
 
 integration: venv images ## fresh containers: 30+ bad inputs, check mode, secrets, listeners
-	$(BIN)/pytest -q tests/integration --ignore=tests/integration/test_collection.py
+	$(BIN)/pytest -q --durations=12 tests/integration --ignore=tests/integration/test_collection.py
 
 collection-test: venv images ## the built collection installed offline and converged on a fresh container
 	$(BIN)/pytest -q tests/integration/test_collection.py
