@@ -9,7 +9,7 @@ CELERY_WORKER_INCLUDE environment variable, which Celery's command line reads).
 
 import time
 
-from test_celery.celery import app
+from celery_stack.app import app
 
 
 @app.task(name="benchtasks.noop", ignore_result=True)

@@ -28,7 +28,7 @@ import time
 import urllib.error
 import urllib.request
 
-from test_celery.celery import app
+from celery_stack.app import app
 
 import benchtasks
 

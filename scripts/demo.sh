@@ -38,10 +38,10 @@ up() {
   log "ansible-playbook site.yml"
   ansible-playbook site.yml
 
-  log "python -m $app.run_tasks (as the app's user, with the deployed settings)"
+  log "python -m celery_stack $app.run_tasks (as the app's user, with the deployed settings)"
   docker exec "$name" systemd-run --quiet --wait --pipe --collect \
     --uid=celery --gid=celery -p EnvironmentFile=/etc/$app/celery.env \
-    /opt/$app/venv/bin/python -m $app.run_tasks
+    /opt/$app/venv/bin/python -m celery_stack $app.run_tasks
 
   log "systemctl status celery-worker celery-beat flower"
   docker exec "$name" systemctl status --no-pager --lines=3 celery-worker celery-beat flower || true

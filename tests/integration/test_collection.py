@@ -175,7 +175,7 @@ def test_a_task_travels_through_the_deployed_worker_and_back(deployed):
     result = docker(
         "exec", deployed["host"], "systemd-run", "--quiet", "--wait", "--pipe", "--collect",
         "--uid=celery", "--gid=celery", "--property=EnvironmentFile=/etc/test_celery/celery.env",
-        "/opt/test_celery/venv/bin/python", "-m", "test_celery.run_tasks", check=False,
+        "/opt/test_celery/venv/bin/python", "-m", "celery_stack", "test_celery.run_tasks", check=False,
     )
     assert result.stdout.splitlines() == EXPECTED_ROUND_TRIP, result.stdout + result.stderr[-2000:]
 

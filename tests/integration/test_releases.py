@@ -29,7 +29,7 @@ def release_marker():
     return {text!r}
 '''
 ASK_MARKER = (
-    "from test_celery.celery import app\n"
+    "from celery_stack.app import app\n"
     "print(app.send_task('test_celery.tasks.release_marker').get(timeout=30))\n"
 )
 

@@ -48,6 +48,7 @@ def events(case: str, lines: list[str] | None = None) -> tuple[Counter, Counter]
 
 
 def send(case: str, n: int, seconds: float) -> None:
+    import celery_stack.app  # noqa: F401 - the deployment's settings, as the workers have them
     from test_celery.tasks import record_run
 
     for i in range(n):

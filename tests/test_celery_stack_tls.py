@@ -1,11 +1,14 @@
-"""The broker TLS settings the app builds, used by py-amqp (Celery's AMQP client) against a
-real TLS server: a certificate from the deployment's CA with the shared broker name passes;
-one from another CA, or without that name, is refused before any password is sent."""
+"""The broker TLS settings the deployment gives every app (celery_stack), used by py-amqp
+(Celery's AMQP client) against a real TLS server: a certificate from the deployment's CA
+with the shared broker name passes; one from another CA, or without that name, is
+refused before any password is sent."""
 
 import datetime
 import socket
 import ssl
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 from amqp.transport import SSLTransport
@@ -14,7 +17,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from test_celery.celery import broker_tls, make_app
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "roles" / "celery_app" / "files" / "celery-stack"))
+
+from celery_stack.settings import broker_tls, deployment_settings  # noqa: E402
 
 
 def _name(text):
@@ -90,11 +96,12 @@ def _handshake(address, settings):
 
 def test_no_ca_means_no_tls_settings():
     assert broker_tls({}) is None
-    assert make_app({}).conf.broker_use_ssl is None
+    assert "broker_use_ssl" not in deployment_settings({})
 
 
 def test_the_settings_name_the_ca_and_the_shared_broker_name():
-    settings = make_app({"CELERY_BROKER_CA_FILE": "/etc/app/broker-ca.pem", "CELERY_BROKER_TLS_NAME": "rabbitmq"}).conf.broker_use_ssl
+    settings = deployment_settings({"CELERY_BROKER_CA_FILE": "/etc/app/broker-ca.pem",
+                                    "CELERY_BROKER_TLS_NAME": "rabbitmq"})["broker_use_ssl"]
     assert settings == {"ca_certs": "/etc/app/broker-ca.pem", "cert_reqs": ssl.CERT_REQUIRED, "server_hostname": "rabbitmq"}
 
 
