@@ -34,7 +34,7 @@ unit: venv collection ## the app's pytest suite, the roles' own checks, the benc
 collection: venv ## the roles as the collection celery_stack.deploy, in build/collection/
 	$(BIN)/ansible-galaxy collection build --output-path build/collection --force
 
-integration: venv images ## fresh containers: 30+ bad inputs, check mode, secrets, listeners
+integration: venv images ## fresh containers: 60+ bad inputs, check mode, secrets, listeners, releases, an own app
 	$(BIN)/pytest -q --durations=12 tests/integration --ignore=tests/integration/test_collection.py
 
 collection-test: venv images ## the built collection installed offline and converged on a fresh container

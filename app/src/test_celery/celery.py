@@ -14,20 +14,6 @@ from celery import Celery
 DEFAULT_RESULT_BACKEND = "rpc://"
 
 
-def env_int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
-    """Read a whole-number setting no smaller than minimum."""
-    value = env.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {value!r}") from None
-    if number < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {number}")
-    return number
-
-
 def beat_schedule(env: Mapping[str, str]) -> dict:
     """The periodic tasks celery beat sends: heartbeat every TEST_CELERY_HEARTBEAT_SECONDS
     (60 by default, 0 for none).
@@ -35,7 +21,10 @@ def beat_schedule(env: Mapping[str, str]) -> dict:
     Each one expires after its own interval: with every worker down, beat does not pile up
     a backlog of heartbeats that would all run at once when one comes back.
     """
-    seconds = env_int(env, "TEST_CELERY_HEARTBEAT_SECONDS", 60)
+    value = env.get("TEST_CELERY_HEARTBEAT_SECONDS", "").strip() or "60"
+    if not value.isdigit():
+        raise ValueError(f"TEST_CELERY_HEARTBEAT_SECONDS must be a whole number of seconds, got {value!r}")
+    seconds = int(value)
     if not seconds:
         return {}
     return {

@@ -1,0 +1,1 @@
+"""Packing and billing jobs, run by Celery."""

@@ -1,0 +1,245 @@
+"""An operator's own app gets every guarantee the deployment sells, with no change to it.
+
+The app is tests/integration/apps/shipyard: another name and layout than test_celery, its
+Celery instance (not called app) configured with config_from_object from a module that
+asks for classic queues, early acks and prefetch 4, tasks in submodules, built by
+flit_core. It is deployed with TLS between the app and the broker, first as a setup.py
+tree, then as a wheel, then from git, and read from the outside: the broker's queues and
+connections, the worker's journal, Flower's API.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import FLOWER_PASSWORD, GROUPS, ROOT, base_vars, docker, run_playbook, start_container, write_inventory
+
+APP = Path(__file__).parent / "apps" / "shipyard"
+NAME = "shipyard.worker"
+VHOST = "doky_host"
+ENV_FILE = f"/etc/{NAME}/celery.env"
+SOURCES = ("celery_app_src_path", "celery_app_wheel", "celery_app_git_url", "celery_app_git_version")
+PYTHON = f"/opt/{NAME}/venv/bin/python"
+
+# Sends tasks as a producer of the app does, with the deployment's settings (celery_stack).
+SEND = '''
+import sys
+import celery_stack.app
+from shipyard.tasks.packing import pack
+case, count, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+for i in range(count):
+    pack.apply_async((f"{case}-{i}", seconds), ignore_result=True)
+print(f"sent {count}")
+'''
+ROUND_TRIP = '''
+import celery_stack.app
+from shipyard.tasks.billing import invoice
+print(invoice.delay(7, 12.5).get(timeout=60))
+'''
+# The same app connecting with another CA than the deployment's: the system's public ones.
+OTHER_CA = '''
+import os
+from kombu import Connection
+from celery_stack.settings import broker_tls
+url = os.environ["CELERY_BROKER_URL"]
+ssl = broker_tls({**os.environ, "CELERY_BROKER_CA_FILE": "/etc/ssl/certs/ca-certificates.crt"})
+try:
+    with Connection(url, ssl=ssl, connect_timeout=10) as conn:
+        conn.ensure_connection(max_retries=0)
+    print("connected")
+except Exception as error:
+    print("refused: " + type(error).__name__ + ": " + str(error).replace(url, "<url>")[:120])
+'''
+FLOWER_TASKS = '''
+import base64, json, os, urllib.request
+request = urllib.request.Request("http://127.0.0.1:5555/api/tasks?limit=1000")
+token = base64.b64encode(("admin:" + os.environ["PASSWORD"]).encode()).decode()
+request.add_header("Authorization", "Basic " + token)
+tasks = json.load(urllib.request.urlopen(request, timeout=10))
+print(json.dumps(sorted({task["name"] for task in tasks.values() if task.get("name")})))
+'''
+
+
+def setup_py_tree(target: Path) -> Path:
+    """The app as an older project ships it: setup.py, no pyproject.toml."""
+    shutil.copytree(APP, target)
+    (target / "pyproject.toml").unlink()
+    (target / "setup.py").write_text(
+        "from setuptools import find_packages, setup\n\n"
+        "setup(name='shipyard', version='0.3.0', packages=find_packages(),\n"
+        "      install_requires=['celery>=5.5,<6'])\n")
+    return target
+
+
+class Stack:
+    def __init__(self, name: str, inventory: Path):
+        self.name, self.inventory = name, inventory
+        # One set of secrets for every converge (base_vars makes a new Erlang cookie each time).
+        self.base = base_vars()
+
+    def converge(self, expect_ok: bool = True, **variables):
+        """site.yml with the app's source (the last one given, unless variables name one)."""
+        if any(key in variables for key in SOURCES):
+            self.source = {key: value for key, value in variables.items() if key in SOURCES}
+        variables = {**self.base, "celery_app_name": NAME, "rabbitmq_tls": True, "rabbitmq_amqp_plain": False,
+                     "celery_app_broker_tls": True, "flower_broker_api_url": "", "celery_worker_gate_timeout": 60,
+                     **self.source, **variables}
+        write_inventory(self.inventory, self.name, variables, list(GROUPS))
+        result = run_playbook(self.inventory, "site.yml")
+        if expect_ok:
+            assert result.returncode == 0, result.stdout[-4000:]
+        return result
+
+    def sh(self, script: str, check: bool = True) -> str:
+        result = docker("exec", self.name, "sh", "-c", script, check=check)
+        return result.stdout.strip()
+
+    def python(self, script: str, *args: str, env_file: str = ENV_FILE) -> str:
+        """Run a script with the app's virtualenv, account and environment file."""
+        result = docker("exec", "-i", self.name, "systemd-run", "--quiet", "--wait", "--pipe", "--collect",
+                        "--uid=celery", "--gid=celery", f"--property=EnvironmentFile={env_file}",
+                        PYTHON, "-", *args, input=script, check=False)
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result.stdout.strip()
+
+    def succeeded(self, case: str, since: str) -> list[str]:
+        """Tokens of the case's tasks the worker's journal shows as succeeded, repeats kept."""
+        journal = self.sh(f"journalctl -u celery-worker --since='{since}' -o cat --no-pager")
+        return re.findall(rf"succeeded in [0-9.e-]+s: '({re.escape(case)}-\d+)'", journal)
+
+    def wait_for(self, case: str, since: str, count: int, timeout: float) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while True:
+            done = self.succeeded(case, since)
+            if len(set(done)) >= count or time.monotonic() > deadline:
+                return done
+            time.sleep(2)
+
+    def now(self) -> str:
+        return self.sh("date '+%Y-%m-%d %H:%M:%S'")
+
+
+def recap_changed(output: str) -> int:
+    return sum(int(n) for n in re.findall(r"changed=(\d+)", output.split("PLAY RECAP")[-1]))
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    name = start_container("ownapp")
+    try:
+        deployed = Stack(name, tmp_path_factory.mktemp("inventory"))
+        deployed.sources = tmp_path_factory.mktemp("sources")
+        deployed.first = deployed.converge(celery_app_src_path=str(setup_py_tree(deployed.sources / "setup-py")))
+        yield deployed
+    finally:
+        docker("rm", "-f", name, check=False)
+
+
+def test_a_setup_py_tree_converges_twice_the_second_time_without_a_change(stack):
+    again = stack.converge()
+    assert recap_changed(again.stdout) == 0, again.stdout.split("PLAY RECAP")[-1]
+
+
+def test_its_task_queue_is_a_quorum_queue_on_a_topic_exchange(stack):
+    queues = stack.sh(f"rabbitmqctl -q list_queues -p {VHOST} name type --formatter json")
+    assert {"name": "celery", "type": "quorum"} in json.loads(queues)
+    exchanges = json.loads(stack.sh(f"rabbitmqctl -q list_exchanges -p {VHOST} name type --formatter json"))
+    assert {"name": "celery", "type": "topic"} in exchanges
+
+
+def test_its_tasks_come_back_through_the_deployed_worker(stack):
+    assert stack.python(ROUND_TRIP) == "invoice 7: 12.50"
+
+
+def test_every_connection_of_the_app_is_tls_with_the_certificate_checked(stack):
+    connections = json.loads(stack.sh("rabbitmqctl -q list_connections vhost ssl ssl_protocol --formatter json"))
+    ours = [c for c in connections if c["vhost"] == VHOST]
+    assert len(ours) >= 3  # the worker, beat, Flower
+    assert {(c["ssl"], c["ssl_protocol"]) for c in ours} <= {(True, "tlsv1.3"), (True, "tlsv1.2")}
+    refused = stack.python(OTHER_CA)
+    assert refused.startswith("refused: ") and "CERTIFICATE_VERIFY_FAILED" in refused, refused
+
+
+def test_a_broker_crash_right_after_400_confirmed_publishes_loses_none(stack):
+    since = stack.now()
+    case = f"burst{uuid.uuid4().hex[:6]}"
+    assert stack.python(SEND, case, "400", "0.02") == "sent 400"
+    stack.sh("systemctl kill --signal=SIGKILL rabbitmq-server")
+    done = stack.wait_for(case, since, 400, timeout=300)
+    lost = 400 - len(set(done))
+    print(f"\nbroker SIGKILL after 400 publishes: completed {len(set(done))}, lost {lost}, "
+          f"twice {len(done) - len(set(done))}")
+    assert lost == 0
+    assert stack.sh("systemctl is-active rabbitmq-server celery-worker").split() == ["active", "active"]
+
+
+def test_a_worker_killed_mid_task_loses_it_not(stack):
+    since = stack.now()
+    case = f"killed{uuid.uuid4().hex[:6]}"
+    stack.python(SEND, case, "1", "12")
+    deadline = time.monotonic() + 60
+    while "Task shipyard.pack[" not in stack.sh(f"journalctl -u celery-worker --since='{since}' -o cat --no-pager") \
+            and time.monotonic() < deadline:
+        time.sleep(1)
+    time.sleep(3)  # well inside the 12 s it takes
+    stack.sh("systemctl kill --signal=SIGKILL celery-worker")
+    done = stack.wait_for(case, since, 1, timeout=120)
+    print(f"\nworker SIGKILL mid-task: completed {len(done)} time(s)")
+    assert done == [f"{case}-0"]
+
+
+def test_flower_lists_its_task_names(stack):
+    result = docker("exec", "-i", "-e", "PASSWORD", stack.name, "python3", "-", input=FLOWER_TASKS,
+                    env={**os.environ, "PASSWORD": FLOWER_PASSWORD})
+    names = json.loads(result.stdout)
+    assert {"shipyard.invoice", "shipyard.pack"} <= set(names)
+
+
+def build_wheel(source: Path, out: Path) -> Path:
+    subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "pip", "wheel", "--quiet", "--no-deps",
+                    "--wheel-dir", str(out), str(source)], check=True, capture_output=True, text=True)
+    (wheel,) = out.glob("*.whl")
+    return wheel
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                   check=True, capture_output=True, text=True)
+
+
+def test_as_a_wheel_and_from_git_it_keeps_every_guarantee(stack, tmp_path):
+    stack.converge(celery_app_wheel=str(build_wheel(APP, tmp_path / "dist")))
+    assert stack.python(ROUND_TRIP) == "invoice 7: 12.50"
+
+    work = tmp_path / "work"
+    shutil.copytree(APP, work)
+    git(work, "init", "--quiet", "--initial-branch=main")
+    git(work, "add", "-A")
+    git(work, "commit", "--quiet", "-m", "shipyard 0.3.0")
+    subprocess.run(["git", "clone", "--quiet", "--bare", str(work), str(tmp_path / "shipyard.git")], check=True)
+    docker("cp", str(tmp_path / "shipyard.git"), f"{stack.name}:/srv/shipyard.git")
+    stack.converge(celery_app_git_url="file:///srv/shipyard.git", celery_app_git_version="main")
+    assert stack.python(ROUND_TRIP) == "invoice 7: 12.50"
+    # Three releases of the app, one queue: still quorum, still TLS.
+    assert stack.sh(f"ls /opt/{NAME}/releases | wc -l") == "3"
+    assert {"name": "celery", "type": "quorum"} in json.loads(
+        stack.sh(f"rabbitmqctl -q list_queues -p {VHOST} name type --formatter json"))
+    connections = json.loads(stack.sh("rabbitmqctl -q list_connections vhost ssl --formatter json"))
+    assert all(c["ssl"] for c in connections if c["vhost"] == VHOST)
+
+
+def test_an_app_name_that_does_not_import_stops_the_run_at_the_workers_gate_with_the_error(stack):
+    # Same code and directories, only the module name is wrong: nothing to build again.
+    result = stack.converge(expect_ok=False, celery_app_name="shipyard.nosuch", celery_worker_gate_timeout=15,
+                            celery_app_home=f"/opt/{NAME}", celery_app_config_dir=f"/etc/{NAME}")
+    flat = " ".join(result.stdout.split())
+    assert result.returncode != 0
+    assert "Deploy gate: celery-worker.service did not pass" in flat
+    assert "CELERY_STACK_APP='shipyard.nosuch' does not import: ModuleNotFoundError" in flat
