@@ -236,3 +236,27 @@ def test_the_role_writes_every_variable_the_package_reads_and_refuses_them_elsew
     assert [name for name in owned.values() if name not in defaults] == []
     env = role_vars["__celery_app_env"]
     assert [name for name in owned if f"'{name}'" not in env] == []
+
+
+def test_python_dash_m_celery_stack_runs_a_script_with_the_settings_applied(name, tmp_path, monkeypatch, capsys):
+    from celery_stack.__main__ import main
+    (tmp_path / f"{name}.py").write_text("from celery import Celery\napp = Celery('scripted')\n")
+    (tmp_path / f"{name}_script.py").write_text(textwrap.dedent(f"""
+        import sys
+        from {name} import app
+        if __name__ == "__main__":
+            print("queue type", app.conf.task_default_queue_type, "args", sys.argv[1:])
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("CELERY_STACK_APP", name)
+    sys.modules.pop("celery_stack.app", None)
+    monkeypatch.setattr(sys, "argv", sys.argv[:])
+    main([f"{name}_script", "--flag", "x"])
+    assert capsys.readouterr().out == "queue type quorum args ['--flag', 'x']\n"
+    sys.modules.pop("celery_stack.app", None)
+
+
+def test_python_dash_m_celery_stack_without_a_module_says_how_to_call_it():
+    from celery_stack.__main__ import main
+    with pytest.raises(SystemExit, match="usage: python -m celery_stack MODULE"):
+        main([])
