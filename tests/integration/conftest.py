@@ -2,6 +2,7 @@
 left exactly as it was."""
 
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -153,3 +154,46 @@ class CmdlineSampler:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
+
+
+def recap(result, host: str) -> dict:
+    """The PLAY RECAP counts of one host (ok, changed, failed, ...)."""
+    line = re.search(rf"^{re.escape(host)}\s+:\s+(.*)$", result.stdout, re.M)
+    assert line, result.stdout[-3000:] + result.stderr[-2000:]
+    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line.group(1))}
+
+
+def app_python(container: str, script: str, *args: str, app: str = "test_celery") -> str:
+    """Run a Python script (on stdin) on the host as the app's services would: the app's
+    virtualenv, account and environment file. Returns its output; fails on an error."""
+    result = docker("exec", "-i", container, "systemd-run", "--quiet", "--wait", "--pipe", "--collect",
+                    "--uid=celery", "--gid=celery", f"--property=EnvironmentFile=/etc/{app}/celery.env",
+                    f"/opt/{app}/venv/bin/python", "-", *args, input=script, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout.strip()
+
+
+def build_wheel(source: Path, out: Path) -> Path:
+    """A wheel of a source tree, built on the controller as an operator would."""
+    out.mkdir()
+    pip = [str(ROOT / ".venv" / "bin" / "python"), "-m", "pip"]
+    subprocess.run([*pip, "wheel", "--quiet", "--no-deps", "--wheel-dir", str(out), str(source)], check=True,
+                   capture_output=True, text=True)
+    (wheel,) = out.glob("*.whl")
+    return wheel
+
+
+def git(repo: Path, *args: str) -> str:
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@t")
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env).stdout
+
+
+def publish(work: Path, container: str, path: str) -> None:
+    """Copy a bare clone of the repository at work into the host at path, where pip clones
+    it (file://)."""
+    bare = work.parent / (Path(path).name)
+    shutil.rmtree(bare, ignore_errors=True)
+    subprocess.run(["git", "clone", "--quiet", "--bare", str(work), str(bare)], check=True)
+    docker("exec", container, "rm", "-rf", path)
+    docker("cp", str(bare), f"{container}:{path}")

@@ -12,7 +12,6 @@ dependencies, and the install finds them there, offline.)
 """
 
 import os
-import re
 import shutil
 import subprocess
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import conftest
-from conftest import GROUPS, ROOT, base_vars, docker, start_container, write_inventory
+from conftest import GROUPS, ROOT, base_vars, docker, recap, start_container, write_inventory
 
 IMAGE13 = os.environ.get("MOLECULE_DEBIAN13_IMAGE") or "celery-stack/debian-systemd:13"
 NAMESPACE, NAME = "celery_stack", "deploy"
@@ -75,12 +74,6 @@ callback_result_format = yaml
 [connection]
 pipelining = true
 """
-
-
-def recap(result, host: str) -> dict:
-    line = re.search(rf"^{re.escape(host)}\s+:\s+(.*)$", result.stdout, re.M)
-    assert line, result.stdout[-3000:] + result.stderr[-2000:]
-    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line.group(1))}
 
 
 @pytest.fixture(scope="module")

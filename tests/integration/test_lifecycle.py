@@ -17,7 +17,7 @@ from urllib.parse import quote
 import pytest
 
 from conftest import (BROKER_PASSWORD, FLOWER_PASSWORD, GROUPS, MONITOR_PASSWORD, CmdlineSampler, base_vars, docker, host_state,
-                      run_playbook, start_container, write_inventory)
+                      recap, run_playbook, start_container, write_inventory)
 
 # Each password as given, as it stands URL-encoded in the broker URL, and the random
 # hex runs inside each: a shell or a wrapper may rewrite the rest of a password on its way
@@ -37,12 +37,6 @@ class Life:
     check_converged: CompletedProcess
     # Every process command line, sampled inside the host and on this machine during the converge.
     cmdlines_during_converge: list
-
-
-def recap(result: CompletedProcess, host: str) -> dict:
-    line = re.search(rf"^{re.escape(host)}\s+:\s+(.*)$", result.stdout, re.M)
-    assert line, result.stdout[-2000:]
-    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line.group(1))}
 
 
 @pytest.fixture(scope="module")

@@ -12,21 +12,19 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from conftest import FLOWER_PASSWORD, GROUPS, ROOT, base_vars, docker, run_playbook, start_container, write_inventory
+from conftest import (FLOWER_PASSWORD, GROUPS, app_python, base_vars, build_wheel, docker, git, publish, recap,
+                      run_playbook, start_container, write_inventory)
 
 APP = Path(__file__).parent / "apps" / "shipyard"
 NAME = "shipyard.worker"
 VHOST = "doky_host"
-ENV_FILE = f"/etc/{NAME}/celery.env"
 SOURCES = ("celery_app_src_path", "celery_app_wheel", "celery_app_git_url", "celery_app_git_version")
-PYTHON = f"/opt/{NAME}/venv/bin/python"
 
 # Sends tasks as a producer of the app does, with the deployment's settings (celery_stack).
 SEND = '''
@@ -101,13 +99,8 @@ class Stack:
         result = docker("exec", self.name, "sh", "-c", script, check=check)
         return result.stdout.strip()
 
-    def python(self, script: str, *args: str, env_file: str = ENV_FILE) -> str:
-        """Run a script with the app's virtualenv, account and environment file."""
-        result = docker("exec", "-i", self.name, "systemd-run", "--quiet", "--wait", "--pipe", "--collect",
-                        "--uid=celery", "--gid=celery", f"--property=EnvironmentFile={env_file}",
-                        PYTHON, "-", *args, input=script, check=False)
-        assert result.returncode == 0, result.stderr[-2000:]
-        return result.stdout.strip()
+    def python(self, script: str, *args: str) -> str:
+        return app_python(self.name, script, *args, app=NAME)
 
     def succeeded(self, case: str, since: str) -> list[str]:
         """Tokens of the case's tasks the worker's journal shows as succeeded, repeats kept."""
@@ -126,10 +119,6 @@ class Stack:
         return self.sh("date '+%Y-%m-%d %H:%M:%S'")
 
 
-def recap_changed(output: str) -> int:
-    return sum(int(n) for n in re.findall(r"changed=(\d+)", output.split("PLAY RECAP")[-1]))
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     name = start_container("ownapp")
@@ -144,7 +133,7 @@ def stack(tmp_path_factory):
 
 def test_a_setup_py_tree_converges_twice_the_second_time_without_a_change(stack):
     again = stack.converge()
-    assert recap_changed(again.stdout) == 0, again.stdout.split("PLAY RECAP")[-1]
+    assert recap(again, stack.name)["changed"] == 0, again.stdout.split("PLAY RECAP")[-1]
 
 
 def test_its_task_queue_is_a_quorum_queue_on_a_topic_exchange(stack):
@@ -202,18 +191,6 @@ def test_flower_lists_its_task_names(stack):
     assert {"shipyard.invoice", "shipyard.pack"} <= set(names)
 
 
-def build_wheel(source: Path, out: Path) -> Path:
-    subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "pip", "wheel", "--quiet", "--no-deps",
-                    "--wheel-dir", str(out), str(source)], check=True, capture_output=True, text=True)
-    (wheel,) = out.glob("*.whl")
-    return wheel
-
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args],
-                   check=True, capture_output=True, text=True)
-
-
 def test_as_a_wheel_and_from_git_it_keeps_every_guarantee(stack, tmp_path):
     stack.converge(celery_app_wheel=str(build_wheel(APP, tmp_path / "dist")))
     assert stack.python(ROUND_TRIP) == "invoice 7: 12.50"
@@ -223,8 +200,7 @@ def test_as_a_wheel_and_from_git_it_keeps_every_guarantee(stack, tmp_path):
     git(work, "init", "--quiet", "--initial-branch=main")
     git(work, "add", "-A")
     git(work, "commit", "--quiet", "-m", "shipyard 0.3.0")
-    subprocess.run(["git", "clone", "--quiet", "--bare", str(work), str(tmp_path / "shipyard.git")], check=True)
-    docker("cp", str(tmp_path / "shipyard.git"), f"{stack.name}:/srv/shipyard.git")
+    publish(work, stack.name, "/srv/shipyard.git")
     stack.converge(celery_app_git_url="file:///srv/shipyard.git", celery_app_git_version="main")
     assert stack.python(ROUND_TRIP) == "invoice 7: 12.50"
     # Three releases of the app, one queue: still quorum, still TLS.

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GROUPS, ROOT, base_vars, docker, run_playbook, start_container, write_inventory
+from conftest import (GROUPS, ROOT, app_python, base_vars, build_wheel, docker, git, publish, run_playbook,
+                      start_container, write_inventory)
 
 APP = "test_celery"
 HOME = f"/opt/{APP}"
@@ -63,11 +64,7 @@ class Host:
         return self.sh(f"readlink {HOME}/venv")
 
     def marker(self) -> str:
-        result = docker("exec", "-i", self.name, "systemd-run", "--quiet", "--wait", "--pipe", "--collect",
-                        "--uid=celery", "--gid=celery", f"--property=EnvironmentFile=/etc/{APP}/celery.env",
-                        f"{HOME}/venv/bin/python", "-", input=ASK_MARKER, check=False)
-        assert result.returncode == 0, result.stderr[-2000:]
-        return result.stdout.strip()
+        return app_python(self.name, ASK_MARKER, app=APP)
 
 
 @pytest.fixture(scope="module")
@@ -105,15 +102,6 @@ def test_a_changed_tree_of_the_same_version_is_deployed_and_restarts_the_units(h
     assert host.sh(f"cat /run/celery-worker/{APP}.release") == host.sh(f"cat {HOME}/{APP}.release")
 
 
-def build_wheel(source: Path, out: Path) -> Path:
-    out.mkdir()
-    pip = [str(ROOT / ".venv" / "bin" / "python"), "-m", "pip"]
-    subprocess.run([*pip, "wheel", "--quiet", "--no-deps", "--wheel-dir", str(out), str(source)], check=True,
-                   capture_output=True, text=True)
-    (wheel,) = out.glob("*.whl")
-    return wheel
-
-
 def test_a_rebuilt_wheel_of_the_same_version_is_deployed(host):
     one = build_wheel(variant(host.sources, "wheel one"), host.sources / "dist-one")
     two = build_wheel(variant(host.sources, "wheel two"), host.sources / "dist-two")
@@ -124,28 +112,13 @@ def test_a_rebuilt_wheel_of_the_same_version_is_deployed(host):
     assert host.marker() == "wheel two"
 
 
-def git(repo: Path, *args: str) -> str:
-    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
-               GIT_COMMITTER_EMAIL="t@t")
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env).stdout
-
-
-def publish(work: Path, host: Host) -> None:
-    """Copy the bare repository into the host, where pip clones it (file://)."""
-    bare = work.parent / "app.git"
-    shutil.rmtree(bare, ignore_errors=True)
-    subprocess.run(["git", "clone", "--quiet", "--bare", str(work), str(bare)], check=True)
-    host.sh("rm -rf /srv/app.git")
-    docker("cp", str(bare), f"{host.name}:/srv/app.git")
-
-
 def test_a_git_ref_that_moved_to_a_commit_of_the_same_version_is_deployed(host, tmp_path):
     work = tmp_path / "work"
     shutil.copytree(variant(tmp_path, "git one"), work)
     git(work, "init", "--quiet", "--initial-branch=main")
     git(work, "add", "-A")
     git(work, "commit", "--quiet", "-m", "one")
-    publish(work, host)
+    publish(work, host.name, "/srv/app.git")
     source = {"celery_app_git_url": "file:///srv/app.git", "celery_app_git_version": "main"}
     converged(host.converge(**source))
     assert host.marker() == "git one"
@@ -153,7 +126,7 @@ def test_a_git_ref_that_moved_to_a_commit_of_the_same_version_is_deployed(host, 
     tasks = work / "src" / APP / "tasks.py"
     tasks.write_text(tasks.read_text().replace("'git one'", "'git two'"))
     git(work, "commit", "--quiet", "-am", "two")
-    publish(work, host)
+    publish(work, host.name, "/srv/app.git")
     converged(host.converge(**source))
     assert host.marker() == "git two"
 

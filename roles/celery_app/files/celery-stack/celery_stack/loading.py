@@ -28,4 +28,3 @@ def load(name: str | None = None):
     if not hasattr(found, "conf") or not hasattr(found, "tasks"):
         raise AppNotFound(f"CELERY_STACK_APP={name!r} is not a Celery app, got {type(found).__name__}")
     return apply(found)
-
