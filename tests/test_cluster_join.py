@@ -1,10 +1,10 @@
-"""Which peer a broker joins (roles/rabbitmq/library/rabbitmq_cluster_join.py)."""
+"""Which peer a broker joins (plugins/modules/rabbitmq_cluster_join.py)."""
 
 import importlib.util
 import sys
 from pathlib import Path
 
-ROLE = Path(__file__).resolve().parent.parent / "roles" / "rabbitmq"
+PLUGINS = Path(__file__).resolve().parent.parent / "plugins"
 
 
 def load(name, path):
@@ -15,8 +15,8 @@ def load(name, path):
     return module
 
 
-load("ansible.module_utils.rabbitmq_cli", ROLE / "module_utils" / "rabbitmq_cli.py")
-join = load("rabbitmq_cluster_join", ROLE / "library" / "rabbitmq_cluster_join.py")
+load("ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_cli", PLUGINS / "module_utils" / "rabbitmq_cli.py")
+join = load("rabbitmq_cluster_join", PLUGINS / "modules" / "rabbitmq_cluster_join.py")
 
 NODES = ["rabbit@mq1", "rabbit@mq2", "rabbit@mq3"]
 

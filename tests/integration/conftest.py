@@ -3,9 +3,9 @@ left exactly as it was."""
 
 import os
 import re
-import secrets
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -43,42 +43,16 @@ def host_state(name: str) -> dict:
     ).stdout.split()
     return {"packages": packages, "accounts": accounts, "touched": sorted(touched)}
 
-# Random per run, and made of every character a shell, a URL, a systemd environment file
-# or a YAML file treats specially, spaces at both ends included (Flower's list form
-# forbids only the comma). They must work end to end and never be printed.
-NASTY = " $HOME ${PATH} `id` $(id) \"double\" 'single' back\\slash 100%25 %h #hash ;semi &amp |pipe :colon @at /slash ?q= "
-BROKER_PASSWORD = f" {secrets.token_hex(8)}{NASTY}, {secrets.token_hex(8)} "
-FLOWER_PASSWORD = f" {secrets.token_hex(8)}{NASTY}{secrets.token_hex(8)} "
-# The monitoring user's password goes into Flower's management API URL as written, which
-# cannot hold / ? # % [ ] or white space (the flower role's README says why).
-MONITOR_PASSWORD = f"{secrets.token_hex(8)}$HOME${{PATH}}`id`$(id)\"q'q\\b:colon@at;semi&amp|pipe{secrets.token_hex(4)}"
-GROUPS = ("rabbitmq", "celery_workers", "celery_beat", "flower")
+# The inventory every test starts from (tests/support/inventory.py), on a container.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from support.inventory import BROKER_PASSWORD, FLOWER_PASSWORD, GROUPS, MONITOR_PASSWORD, NASTY  # noqa: E402,F401
+from support import inventory  # noqa: E402
 
 
 def base_vars() -> dict:
-    """A valid inventory for one host playing every part; secrets are random per run. The
-    app's broker account is named once (celery_app_broker_*); rabbitmq_users holds only
-    what the app does not own."""
-    return {
-        "ansible_connection": "community.docker.docker",
-        "ansible_python_interpreter": "/usr/bin/python3",
-        "rabbitmq_users": [{
-            "name": "monitor",
-            "password": MONITOR_PASSWORD,
-            "tags": ["monitoring"],
-            "permissions": [{"vhost": "doky_host", "configure": "^$", "write": "^$", "read": "^$"}],
-        }],
-        "rabbitmq_erlang_cookie": secrets.token_hex(20),
-        "celery_app_broker_user": "doky",
-        "celery_app_broker_vhost": "doky_host",
-        "celery_app_broker_password": BROKER_PASSWORD,
-        "celery_app_broker_tags": ["doky_tag"],
-        "celery_worker_concurrency": 2,
-        "flower_basic_auth": [{"username": "admin", "password": FLOWER_PASSWORD}],
-        "flower_broker_api_url": "http://127.0.0.1:15672/api/",
-        "flower_broker_api_user": "monitor",
-        "flower_broker_api_password": MONITOR_PASSWORD,
-    }
+    """A valid inventory for one container playing every part."""
+    return {"ansible_connection": "community.docker.docker", "ansible_python_interpreter": "/usr/bin/python3",
+            **inventory.base_vars()}
 
 
 def write_inventory(path, name, variables, groups):

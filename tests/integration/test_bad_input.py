@@ -5,12 +5,17 @@ Each case takes a valid inventory (the baseline test proves it passes every chec
 breaks one thing, runs the whole site.yml against a fresh container and asserts the
 message, that no task reported a change, that no secret was printed, and that the
 container holds the same packages, accounts and files as before.
+
+What the argument specs and the checks between roles decide is proven where it is
+decided, without a container (tests/test_argument_specs.py, tests/test_stack_filter.py);
+one case of each stays here, to show the real run stops on them before any change.
 """
 
 import copy
 import re
 
 import pytest
+import yaml
 
 from urllib.parse import quote
 
@@ -83,28 +88,21 @@ def both(*changes):
 
 # (id, change, phrases the output must hold: the variable and the expected form)
 CASES = [
-    ("missing broker password", deleter("celery_app_broker_password"),
-     ["celery_app_broker_password is not set", "ansible-vault"]),
+    # The argument specs, end to end (the others: tests/test_argument_specs.py).
     ("missing flower credentials", deleter("flower_basic_auth"),
      ["missing required arguments: flower_basic_auth"]),
+    ("missing broker password", deleter("celery_app_broker_password"),
+     ["celery_app_broker_password is not set", "ansible-vault"]),
     ("empty flower credentials", setter("flower_basic_auth", []),
      ["flower_basic_auth must list at least one user"]),
     ("flower user name with a colon", setter("flower_basic_auth", [{"username": "ad:min", "password": FLOWER_PASSWORD}]),
      ["flower_basic_auth[].username must be a name without ':'"]),
     ("broker user without password", change_user(password=None),
      ["rabbitmq_users entries ['monitor'] have no password"]),
-    ("concurrency not a number", setter("celery_worker_concurrency", "many"),
-     ["celery_worker_concurrency", "int"]),
     ("zero concurrency", setter("celery_worker_concurrency", 0),
      ["celery_worker_concurrency must be a positive number"]),
     ("negative concurrency", setter("celery_worker_concurrency", -2),
      ["celery_worker_concurrency must be a positive number", "got -2"]),
-    ("unknown pool", setter("celery_worker_pool", "fork"),
-     ["celery_worker_pool must be one of", "prefork"]),
-    ("unknown log level", setter("celery_worker_loglevel", "verbose"),
-     ["celery_worker_loglevel must be one of", "debug"]),
-    ("worker instance without queues", setter("celery_worker_instances", [{"name": "reports"}]),
-     ["missing required arguments: queues found in celery_worker_instances"]),
     ("two worker instances of one name", setter("celery_worker_instances", [{"name": "reports", "queues": ["a"]},
                                                                            {"name": "reports", "queues": ["b"]}]),
      ["celery_worker_instances: each name must be unique", "got ['reports', 'reports']"]),
@@ -124,8 +122,6 @@ CASES = [
      ["flower_user and flower_group must be system account names other than root", "got 'root:flower'"]),
     ("flower port out of range", setter("flower_port", 70000),
      ["flower_port must be a port number from 1 to 65535", "got 70000"]),
-    ("flower port not a number", setter("flower_port", "http"),
-     ["flower_port", "int"]),
     ("AMQP port zero", setter("rabbitmq_amqp_port", 0),
      ["rabbitmq_amqp_port must be a port number from 1 to 65535"]),
     ("flower address is a name", setter("flower_address", "localhost"),
@@ -134,12 +130,8 @@ CASES = [
      ["rabbitmq_management_address must be an IPv4 or IPv6 address"]),
     ("permission on an undeclared vhost", change_permission(vhost="elsewhere"),
      ["vhost 'elsewhere'", "not in rabbitmq_vhosts"]),
-    ("permission without its vhost", change_permission(vhost=None),
-     ["missing required arguments: vhost", "rabbitmq_users", "permissions"]),
     ("empty vhost name", setter("rabbitmq_vhosts", [{"name": ""}]),
      ["rabbitmq_vhosts[].name must be a non-empty name"]),
-    ("policy without a pattern", setter("rabbitmq_policies", [{"name": "p", "definition": {"expires": 1000}}]),
-     ["missing required arguments: pattern", "rabbitmq_policies"]),
     ("app name with dashes", setter("celery_app_name", "test-celery"),
      ["celery_app_name must be a dotted Python module name", "got 'test-celery'"]),
     ("empty app name", setter("celery_app_name", ""),
@@ -169,10 +161,8 @@ CASES = [
      ["celery_app_user must be a system account name other than root"]),
     ("bad environment variable name", setter("celery_app_environment", {"1BAD": "x"}),
      ["celery_app_environment keys must be environment variable names"]),
-    ("users not a list of entries", setter("rabbitmq_users", ["doky"]),
-     ["rabbitmq_users", "dict"]),
-    # Two roles that must agree (the app and the broker; Flower and the broker), each
-    # converged "successfully" into a broken stack before the checks between roles.
+    # Two roles that must agree (the app and the broker), each converged "successfully"
+    # into a broken stack before the checks between roles.
     ("own entry for the app's user with another password",
      add_user({"name": "doky", "password": "not " + BROKER_PASSWORD, "tags": ["doky_tag"],
                "permissions": [{"vhost": "doky_host", "configure": ".*", "write": ".*", "read": ".*"}]}),
@@ -182,27 +172,11 @@ CASES = [
      add_user({"name": "doky", "password": BROKER_PASSWORD, "tags": ["doky_tag"],
                "permissions": [{"vhost": "doky_host", "configure": "^$", "write": ".*", "read": ".*"}]}),
      ["rabbitmq_users entry 'doky' differs from the app's broker account in permissions on doky_host"]),
-    ("app's port is not the broker's listener", setter("celery_app_broker_port", 5673),
-     ["celery_app_broker_port uses port 5673, but broker", "listens on 5672 (rabbitmq_amqp_port)"]),
+    # The checks between roles, end to end (the others: tests/test_stack_filter.py).
     ("broker listens elsewhere than the app connects", setter("rabbitmq_amqp_port", 5673),
      ["celery_app_broker_port uses port 5672, but broker", "listens on 5673 (rabbitmq_amqp_port)"]),
-    ("own URL with a password the broker does not hold",
-     own_url("amqp://doky:" + quote("not the password") + "@127.0.0.1:5672/doky_host"),
-     ["celery_app_broker_url differs from the password broker", "declares for 'doky'"]),
-    ("own URL with a vhost the broker does not declare",
-     own_url("amqp://doky:" + quote(BROKER_PASSWORD, safe="") + "@127.0.0.1:5672/elsewhere"),
-     ["celery_app_broker_url names vhost 'elsewhere', where broker", "gives 'doky' no permissions"]),
-    ("own URL with a user the broker does not declare",
-     own_url("amqp://ghost:" + quote(BROKER_PASSWORD, safe="") + "@127.0.0.1:5672/doky_host"),
-     ["celery_app_broker_url names broker user 'ghost', which broker", "does not declare"]),
-    ("Flower on the broker's AMQP port", setter("flower_port", 5672),
-     ["flower_port 5672 is taken on this host by the broker (rabbitmq_amqp_port)"]),
-    ("Flower on the management port", setter("flower_port", 15672),
-     ["flower_port 15672 is taken on this host by the broker (rabbitmq_management_port)"]),
     ("monitoring password Flower cannot put in its URL", setter("flower_broker_api_password", "a/b?c#d%e"),
      ["flower_broker_api_password must not contain / ? # % [ ] or white space"]),
-    ("Flower on the metrics port", setter("flower_port", 15692),
-     ["flower_port 15692 is taken on this host by the broker (rabbitmq_prometheus_port)"]),
     ("metrics port equal to the management port", setter("rabbitmq_prometheus_port", 15672),
      ["rabbitmq_prometheus_port must differ from rabbitmq_management_port, both are 15672"]),
     ("metrics address is a name", setter("rabbitmq_prometheus_address", "localhost"),
@@ -221,10 +195,6 @@ CASES = [
      ["rabbitmq_node_name must be NAME@SHORTHOST", "rabbit@mq1.example.internal"]),
     ("broker with neither plain AMQP nor TLS", setter("rabbitmq_amqp_plain", False),
      ["rabbitmq_amqp_plain is false and rabbitmq_tls is false: the broker would serve no AMQP at all"]),
-    ("app over TLS to a broker without it", setter("celery_app_broker_tls", True),
-     ["celery_app_broker_tls is true, but broker", "serves no AMQPS (rabbitmq_tls is off)"]),
-    ("plain app to a broker serving TLS only", both(setter("rabbitmq_tls", True), setter("rabbitmq_amqp_plain", False)),
-     ["celery_app_broker_tls is false, but broker", "serves AMQPS only (rabbitmq_amqp_plain is off)"]),
     ("own amqps URL without the app's TLS settings",
      own_url("amqps://doky:" + quote(BROKER_PASSWORD, safe="") + "@127.0.0.1:5671/doky_host"),
      ["celery_app_broker_url uses amqps://, so set celery_app_broker_tls: true"]),
@@ -235,8 +205,6 @@ CASES = [
     ("own certificates that are not there",
      both(setter("rabbitmq_tls", True), setter("pki_generate", False), setter("pki_ca_file", "/nonexistent/ca.pem")),
      ["pki_ca_file names /nonexistent/ca.pem, which is not a file on the controller"]),
-    ("unknown queue type", setter("celery_app_queue_type", "stream"),
-     ["celery_app_queue_type must be one of", "stream"]),
 ]
 
 
@@ -254,7 +222,7 @@ def test_an_own_url_that_matches_the_broker_passes_the_checks_between_roles(tmp_
     write_inventory(tmp_path, target, variables, groups)
     result = run_playbook(tmp_path, "playbooks/preflight.yml")
     assert result.returncode == 0, result.stdout[-3000:]
-    assert "Check that the app and the brokers agree" in result.stdout
+    assert "Check that the roles agree with each other" in result.stdout
 
 
 def test_there_are_at_least_twenty_distinct_cases():
@@ -281,3 +249,45 @@ def test_bad_input_stops_before_any_change(tmp_path, target, change, expected):
     for secret in (BROKER_PASSWORD, FLOWER_PASSWORD, MONITOR_PASSWORD, quote(BROKER_PASSWORD, safe="")):
         assert secret not in output
     assert host_state(target) == before
+
+
+def limited_run(tmp_path, target, variables, outside: dict, limit_groups, outside_groups):
+    """site.yml --limit to the container, in an inventory that also holds a host the run
+    never reaches (outside the limit, and not even a real machine)."""
+    hosts = {"all": {"children": {group: {"hosts": {}} for group in GROUPS}}}
+    for group in limit_groups:
+        hosts["all"]["children"][group]["hosts"][target] = None
+    for group in outside_groups:
+        hosts["all"]["children"][group]["hosts"]["outside.example.internal"] = outside
+    write_inventory(tmp_path, target, variables, [])
+    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(hosts))
+    before = host_state(target)
+    result = run_playbook(tmp_path, "site.yml", "--limit", target)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, result.stdout[-3000:]
+    assert re.search(r"changed=[1-9]", output) is None
+    assert "outside.example.internal" not in re.findall(r"^(?:ok|changed|fatal): \[([^]]+)\]", output, re.M)
+    assert host_state(target) == before
+    for secret in (BROKER_PASSWORD, FLOWER_PASSWORD, MONITOR_PASSWORD):
+        assert secret not in output
+    return " ".join(output.split())
+
+
+def test_a_limit_to_the_app_still_checks_the_brokers_outside_it(tmp_path, target):
+    """--limit to an app host whose broker, outside the limit, listens on another port."""
+    variables = base_vars()
+    variables["rabbitmq_cluster_hosts"] = [target]
+    flat = limited_run(tmp_path, target, variables, {"rabbitmq_amqp_port": 5673},
+                       limit_groups=GROUPS, outside_groups=["rabbitmq"])
+    assert ("celery_app_broker_port uses port 5672, but broker outside.example.internal listens on 5673"
+            f" (rabbitmq_amqp_port) (app hosts: {target})") in flat
+
+
+def test_a_limit_to_a_broker_still_checks_the_apps_outside_it(tmp_path, target):
+    """--limit to a broker moved to a port that the app hosts outside the limit do not use."""
+    variables = base_vars()
+    flat = limited_run(tmp_path, target, {**variables, "rabbitmq_amqp_port": 5673},
+                       {}, limit_groups=["rabbitmq"],
+                       outside_groups=["celery_workers", "celery_beat", "flower"])
+    assert (f"celery_app_broker_port uses port 5672, but broker {target} listens on 5673 (rabbitmq_amqp_port)"
+            " (app hosts: outside.example.internal)") in flat
