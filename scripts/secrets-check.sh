@@ -5,7 +5,7 @@
 # a known finding to another line, which would fail CI for nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-git ls-files -z ':!.secrets.baseline' | xargs -0 .venv/bin/detect-secrets scan | python3 -c '
+git ls-files -z ':!.secrets.baseline' ':!collections' | xargs -0 .venv/bin/detect-secrets scan | python3 -c '
 import json, sys
 
 def keys(report):

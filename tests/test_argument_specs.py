@@ -2,7 +2,8 @@
 
 Ansible validates a role's inputs before its first task, with the role's
 meta/argument_specs.yml and ansible's ArgumentSpecValidator: the variables the spec names,
-as the host sees them (the playbooks' wiring over the inventory over the role's defaults). These tests do exactly
+as the host sees them (tests/support/ansible_view.py: the role's defaults, the inventory,
+the playbooks' wiring, evaluated by Ansible's templating). These tests do exactly
 that, for the preflight entry point each role runs in playbooks/preflight.yml, and read
 the message an operator would read.
 """
@@ -14,6 +15,7 @@ import pytest
 import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
+from support.ansible_view import HostView
 from support.inventory import BROKER_PASSWORD, FLOWER_PASSWORD, MONITOR_PASSWORD, base_vars
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,15 +30,8 @@ def validate(role: str, variables: dict, entry_point: str = "preflight") -> list
     """The role's validation of `variables` (an inventory's), as its entry point's first
     task does it: its error messages, none when the input passes."""
     options = load(ROOT / "roles" / role / "meta" / "argument_specs.yml")["argument_specs"][entry_point]["options"]
-    defaults = load(ROOT / "roles" / role / "defaults" / "main.yml")
-    # What the playbooks pass to the role (play vars, above the inventory).
-    wiring = load(ROOT / "playbooks" / "vars" / "wiring.yml")
-    seen = {**defaults, **variables, **wiring}
-    # A templated value only Ansible evaluates (from other variables): its option is left
-    # out here, so it counts neither as missing nor as mistyped. No case breaks one.
-    templated = {name for name, value in seen.items() if isinstance(value, str) and "{{" in value}
-    options = {name: spec for name, spec in options.items() if name not in templated}
-    provided = {name: copy.deepcopy(seen[name]) for name in options if name in seen}
+    view = HostView(variables)
+    provided = {name: copy.deepcopy(view[name]) for name in options if name in view}
     return ArgumentSpecValidator(options).validate(provided, validate_role_argument_spec=True).error_messages
 
 

@@ -20,7 +20,9 @@ _spec = importlib.util.spec_from_file_location("stack_filter", ROOT / "plugins" 
 stack = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(stack)
 
-SECRETS = (BROKER_PASSWORD, FLOWER_PASSWORD, MONITOR_PASSWORD, quote(BROKER_PASSWORD, safe=""), quote(BROKER_PASSWORD))
+# A password the broker does not hold, as random as the right one.
+OTHER_PASSWORD = BROKER_PASSWORD[::-1]
+SECRETS = (OTHER_PASSWORD, BROKER_PASSWORD, FLOWER_PASSWORD, MONITOR_PASSWORD, quote(BROKER_PASSWORD, safe=""), quote(BROKER_PASSWORD))
 
 
 def inventory(groups: dict, common: dict | None = None, **host_vars) -> tuple[dict, dict]:
@@ -99,7 +101,7 @@ def test_the_app_and_the_broker_disagree_on_the_listener(changes, expected):
 
 
 @pytest.mark.parametrize(("own", "expected"), [
-    (url(password="not the password"), "celery_app_broker_url differs from the password broker mq declares for 'doky'"),
+    (url(password=OTHER_PASSWORD), "celery_app_broker_url differs from the password broker mq declares for 'doky'"),
     (url(vhost="elsewhere"), "celery_app_broker_url names vhost 'elsewhere', where broker mq gives 'doky' no permissions"),
     (url(user="ghost"), "celery_app_broker_url names broker user 'ghost', which broker mq does not declare"),
     (url(scheme="amqps", port=5671), "celery_app_broker_url uses amqps://, but broker mq serves no AMQPS"),
@@ -116,13 +118,13 @@ def test_an_own_url_with_a_percent_encoded_vhost_and_password():
 
 
 def test_an_own_url_that_points_elsewhere_is_not_compared():
-    assert problems(*one_host(**own_url(url(host="broker.elsewhere.example", password="x")))) == []
+    assert problems(*one_host(**own_url(url(host="broker.elsewhere.example", password=OTHER_PASSWORD)))) == []
 
 
 def test_the_app_names_the_password_variable_not_the_password():
     # A host_vars password on one app host, the brokers keeping group_vars' one.
     hostvars, groups = inventory({"rabbitmq": ["mq"], "celery_workers": ["worker"]}, base_vars(),
-                                 worker={"celery_app_broker_password": "another " + BROKER_PASSWORD})
+                                 worker={"celery_app_broker_password": OTHER_PASSWORD})
     assert problems(hostvars, groups) == [
         "celery_app_broker_password differs from the password broker mq declares for 'doky' (app hosts: worker)"]
 
@@ -175,7 +177,7 @@ def test_an_app_that_names_some_brokers_only_is_compared_with_those():
 def test_a_broker_whose_own_entry_for_the_app_has_another_password():
     # The broker declares its rabbitmq_users entry, which wins over the app's account there.
     variables = base_vars()
-    own = {"name": "doky", "password": "stale", "permissions": [{"vhost": "doky_host"}]}
+    own = {"name": "doky", "password": OTHER_PASSWORD, "permissions": [{"vhost": "doky_host"}]}
     (message,) = problems(*cluster(mq1={"rabbitmq_users": variables["rabbitmq_users"] + [own]}))
     assert message == "celery_app_broker_password differs from the password broker mq1 declares for 'doky' " \
                       "(app hosts: worker1, worker2, monitor)"

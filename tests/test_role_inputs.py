@@ -1,0 +1,146 @@
+"""Each role's input rules beyond its argument spec (plugins/filter/inputs.py), over the
+variables the role really sees: its defaults, the inventory and the playbooks' wiring,
+evaluated by Ansible (tests/support/ansible_view.py), exactly what the role's preflight
+hands the filter. Every message names the variable; none carries a secret.
+"""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from support.ansible_view import HostView
+from support.inventory import BROKER_PASSWORD, FLOWER_PASSWORD, MONITOR_PASSWORD, base_vars
+
+ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("role_inputs", ROOT / "plugins" / "filter" / "inputs.py")
+inputs = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(inputs)
+
+# Passwords of the forms a rule refuses, built from the random one (no literal secrets).
+COMMA_PASSWORD = ",".join([FLOWER_PASSWORD[:6], FLOWER_PASSWORD[6:]])
+URL_BREAKING_PASSWORD = "/?#%".join([MONITOR_PASSWORD[:6], MONITOR_PASSWORD[6:]])
+ROLES = {"celery_worker": "celery_worker_", "celery_beat": "celery_beat_", "flower": "flower_", "pki": "pki_"}
+
+
+def problems(role: str, **changes) -> list[str]:
+    view = HostView({**base_vars(), **changes})
+    found = inputs.FilterModule().filters()[f"{role}_problems"](view.evaluated(ROLES[role]))
+    for message in found:
+        for secret in (BROKER_PASSWORD, FLOWER_PASSWORD, MONITOR_PASSWORD, COMMA_PASSWORD, URL_BREAKING_PASSWORD):
+            assert secret not in message
+    return found
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_valid_inventory_passes(role):
+    assert problems(role) == []
+
+
+# (id, role, changes, phrases one message must hold)
+CASES = [
+    ("zero concurrency", "celery_worker", {"celery_worker_concurrency": 0},
+     ["celery_worker_concurrency must be a positive number", "got 0"]),
+    ("negative concurrency", "celery_worker", {"celery_worker_concurrency": -2},
+     ["celery_worker_concurrency must be a positive number", "got -2"]),
+    ("two worker instances of one name", "celery_worker",
+     {"celery_worker_instances": [{"name": "reports", "queues": ["a"]}, {"name": "reports", "queues": ["b"]}]},
+     ["celery_worker_instances: each name must be unique", "got ['reports', 'reports']"]),
+    ("worker instance named like the default worker", "celery_worker",
+     {"celery_worker_instances": [{"name": "celery", "queues": ["a"]}]},
+     ["differ from the name of celery_worker_node_name ('celery'"]),
+    ("worker instance name with a space", "celery_worker",
+     {"celery_worker_instances": [{"name": "my reports", "queues": ["a"]}]},
+     ["celery_worker_instances: each name must be letters, digits", "got ['my reports']"]),
+    ("worker instance with an empty queue list", "celery_worker",
+     {"celery_worker_instances": [{"name": "reports", "queues": []}]},
+     ["celery_worker_instances: each instance needs queues", "got ['none']"]),
+    ("worker instance with zero concurrency", "celery_worker",
+     {"celery_worker_instances": [{"name": "reports", "queues": ["a"], "concurrency": 0}]},
+     ["celery_worker_instances: concurrency must be a positive number", "got [0]"]),
+    ("node name without @", "celery_worker", {"celery_worker_node_name": "worker"},
+     ["celery_worker_node_name must look like NAME@HOST"]),
+    ("zero stop timeout", "celery_worker", {"celery_worker_stop_timeout": 0},
+     ["celery_worker_stop_timeout must be a positive number of seconds"]),
+    ("negative restart delay", "celery_worker", {"celery_worker_restart_sec": -1},
+     ["celery_worker_restart_sec must be 0 or more seconds, got -1"]),
+    ("queue name with a space", "celery_worker", {"celery_worker_queues": ["high priority"]},
+     ["celery_worker_queues must be queue names without spaces"]),
+    ("queue names in one string", "celery_worker", {"celery_worker_queues": ["a,b"]},
+     ["celery_worker_queues must be queue names without spaces or commas", "got ['a,b']"]),
+    ("worker unit name with a slash", "celery_worker", {"celery_worker_service_name": "celery/worker"},
+     ["celery_worker_service_name must be a unit name", "got 'celery/worker'"]),
+    ("beat on a host without the app", "celery_beat", {"celery_beat_host": "elsewhere.example"},
+     ["celery_beat_host must be one of the app's hosts", "got 'elsewhere.example'"]),
+    ("beat arguments the role sets", "celery_beat", {"celery_beat_extra_args": ["--schedule=/tmp/x"]},
+     ["celery_beat_extra_args must not set --schedule"]),
+    ("zero beat stop timeout", "celery_beat", {"celery_beat_stop_timeout": 0},
+     ["celery_beat_stop_timeout must be a positive number of seconds"]),
+    ("empty flower credentials", "flower", {"flower_basic_auth": []},
+     ["flower_basic_auth must list at least one user"]),
+    ("flower user name with a colon", "flower", {"flower_basic_auth": [{"username": "ad:min", "password": FLOWER_PASSWORD}]},
+     ["flower_basic_auth[].username must be a name without ':'"]),
+    ("flower password with a comma", "flower", {"flower_basic_auth": [{"username": "admin", "password": COMMA_PASSWORD}]},
+     ["flower_basic_auth[].password must be non-empty, on one line and without ','"]),
+    ("Flower as the app's account", "flower", {"flower_user": "celery"},
+     ["flower_user must not be the app's account 'celery'"]),
+    ("Flower in the app's group", "flower", {"flower_group": "celery"},
+     ["flower_group must not be the app's group 'celery'"]),
+    ("Flower account name with a space", "flower", {"flower_user": "flower monitor"},
+     ["flower_user and flower_group must be system account names", "got 'flower monitor:flower'"]),
+    ("Flower as root", "flower", {"flower_user": "root"},
+     ["flower_user and flower_group must be system account names other than root", "got 'root:flower'"]),
+    ("flower port out of range", "flower", {"flower_port": 70000},
+     ["flower_port must be a port number from 1 to 65535", "got 70000"]),
+    ("flower address is a name", "flower", {"flower_address": "localhost"},
+     ["flower_address must be an IPv4 or IPv6 address", "got 'localhost'"]),
+    # The address Flower binds must be one: the old pattern let this through.
+    ("flower address that is no IPv6 address", "flower", {"flower_address": ":::::"},
+     ["flower_address must be an IPv4 or IPv6 address", "got ':::::'"]),
+    ("flower address out of range", "flower", {"flower_address": "256.1.1.1"},
+     ["flower_address must be an IPv4 or IPv6 address", "got '256.1.1.1'"]),
+    ("monitoring password Flower cannot put in its URL", "flower", {"flower_broker_api_password": URL_BREAKING_PASSWORD},
+     ["flower_broker_api_password must not contain / ? # % [ ] or white space"]),
+    ("broker API URL with credentials", "flower", {"flower_broker_api_url": "http://monitor:" + MONITOR_PASSWORD + "@127.0.0.1:15672/api/"},
+     ["flower_broker_api_url must be an http(s) URL without credentials", "got 'http://***@127.0.0.1:15672/api/'"]),
+    ("broker API URL with a password holding / and @", "flower",
+     {"flower_broker_api_url": "https://monitor:" + URL_BREAKING_PASSWORD + "@a@b/c@127.0.0.1:15672/api/"},
+     ["flower_broker_api_url must be an http(s) URL without credentials", "got 'https://***@127.0.0.1:15672/api/'"]),
+    ("broker API without its user", "flower", {"flower_broker_api_user": ""},
+     ["flower_broker_api_user and flower_broker_api_password must be set when flower_broker_api_url is"]),
+    ("URL prefix with a space", "flower", {"flower_url_prefix": "my flower"},
+     ["flower_url_prefix may hold letters, digits and . _ ~ / - only"]),
+    ("certificate name with a space", "pki", {"pki_host_names": ["mq 1"]},
+     ["pki_host_names and pki_extra_names must be host names or IP addresses", "['mq 1']"]),
+    ("own certificates that are not there", "pki", {"pki_generate": False, "pki_ca_file": "/nonexistent/ca.pem"},
+     ["pki_ca_file names /nonexistent/ca.pem, which is not a file on the controller"]),
+    ("host certificate longer than the CA", "pki", {"pki_ca_days": 30, "pki_host_days": 60},
+     ["pki_ca_days and pki_host_days must be positive numbers of days", "got 30 and 60"]),
+    ("relative pki directory", "pki", {"pki_dir": "pki"},
+     ["pki_dir must be an absolute path on the controller, got 'pki'"]),
+]
+
+
+def test_there_are_at_least_thirty_distinct_cases():
+    assert len({case[0] for case in CASES}) == len(CASES) >= 30
+
+
+@pytest.mark.parametrize(("role", "changes", "expected"), [case[1:] for case in CASES], ids=[case[0] for case in CASES])
+def test_the_role_refuses_bad_input(role, changes, expected):
+    found = problems(role, **changes)
+    assert any(all(phrase in message for phrase in expected) for message in found), found
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0", "::", "::1", "10.1.2.3", "fe80::1"])
+def test_flower_binds_any_address(address):
+    assert problems("flower", flower_address=address) == []
+
+
+def test_an_ipv6_address_pattern_is_no_reason_to_refuse_a_wildcard_certificate_name():
+    assert problems("pki", pki_extra_names=["*.example.internal", "10.0.0.5", "fe80::1"]) == []
+
+
+def test_the_default_beat_host_is_the_first_of_its_group():
+    view = HostView(base_vars(), host="w1", groups={"celery_workers": ["w1", "w2"], "celery_beat": ["w2"]})
+    assert view["celery_beat_host"] == "w2"
+    assert inputs.celery_beat_problems(view.evaluated("celery_beat_")) == []
