@@ -5,9 +5,11 @@ hands the filter. Every message names the variable; none carries a secret.
 """
 
 import importlib.util
+from urllib.parse import quote
 from pathlib import Path
 
 import pytest
+import yaml
 
 from support.ansible_view import HostView
 from support.inventory import BROKER_PASSWORD, FLOWER_PASSWORD, MONITOR_PASSWORD, base_vars
@@ -20,14 +22,23 @@ _spec.loader.exec_module(inputs)
 # Passwords of the forms a rule refuses, built from the random one (no literal secrets).
 COMMA_PASSWORD = ",".join([FLOWER_PASSWORD[:6], FLOWER_PASSWORD[6:]])
 URL_BREAKING_PASSWORD = "/?#%".join([MONITOR_PASSWORD[:6], MONITOR_PASSWORD[6:]])
-ROLES = {"celery_worker": "celery_worker_", "celery_beat": "celery_beat_", "flower": "flower_", "pki": "pki_"}
+ROLES = {"celery_app": "celery_app_", "celery_worker": "celery_worker_", "celery_beat": "celery_beat_", "flower": "flower_", "pki": "pki_"}
 
 
-def problems(role: str, **changes) -> list[str]:
-    view = HostView({**base_vars(), **changes})
-    found = inputs.FilterModule().filters()[f"{role}_problems"](view.evaluated(ROLES[role]))
+# What the celery_app role's preflight passes besides its variables (roles/celery_app/vars).
+OWNED_ENV = yaml.safe_load((ROOT / "roles" / "celery_app" / "vars" / "main.yml").read_text())["__celery_app_owned_env"]
+
+
+def problems(role: str, *, groups: dict | None = None, **changes) -> list[str]:
+    view = HostView({**base_vars(), **changes}, groups=groups)
+    rule = inputs.FilterModule().filters()[f"{role}_problems"]
+    if role == "celery_app":
+        found = rule(view.evaluated(ROLES[role]), OWNED_ENV, str(ROOT / "app"), view["groups"]["all"])
+    else:
+        found = rule(view.evaluated(ROLES[role]))
     for message in found:
-        for secret in (BROKER_PASSWORD, FLOWER_PASSWORD, MONITOR_PASSWORD, COMMA_PASSWORD, URL_BREAKING_PASSWORD):
+        for secret in (BROKER_PASSWORD, FLOWER_PASSWORD, MONITOR_PASSWORD, COMMA_PASSWORD, URL_BREAKING_PASSWORD,
+                       quote(BROKER_PASSWORD, safe="")):
             assert secret not in message
     return found
 
@@ -39,6 +50,63 @@ def test_the_valid_inventory_passes(role):
 
 # (id, role, changes, phrases one message must hold)
 CASES = [
+    ("app name with dashes", "celery_app", {"celery_app_name": "test-celery"},
+     ["celery_app_name must be a dotted Python module name", "got 'test-celery'"]),
+    ("empty app name", "celery_app", {"celery_app_name": ""},
+     ["celery_app_name must be a dotted Python module name"]),
+    ("app user root", "celery_app", {"celery_app_user": "root"},
+     ["celery_app_user must be a system account name other than root"]),
+    ("app group with a capital", "celery_app", {"celery_app_group": "Celery"},
+     ["celery_app_group must be a system group name other than root", "got 'Celery'"]),
+    ("relative virtualenv", "celery_app", {"celery_app_venv": "venv"},
+     ["celery_app_home, celery_app_venv, celery_app_config_dir and celery_app_env_file must be absolute paths"]),
+    ("bad environment variable name", "celery_app", {"celery_app_environment": {"1BAD": "x"}},
+     ["celery_app_environment keys must be environment variable names"]),
+    ("line break in an environment value", "celery_app", {"celery_app_environment": {"SENTRY_DSN": "https://x\nINJECTED=1"}},
+     ["celery_app_environment values must be on one line", "['SENTRY_DSN']"]),
+    ("a deployment setting in the app's environment", "celery_app",
+     {"celery_app_environment": {"CELERY_TASK_ACKS_LATE": "false", "SENTRY_DSN": "x"}},
+     ["celery_app_environment must not set CELERY_TASK_ACKS_LATE", "from celery_app_acks_late; set that instead"]),
+    ("queue name RabbitMQ keeps", "celery_app", {"celery_app_default_queue": "amq.tasks"},
+     ["celery_app_default_queue must be a queue name", "got 'amq.tasks'"]),
+    ("negative prefetch", "celery_app", {"celery_app_prefetch_multiplier": -1},
+     ["celery_app_prefetch_multiplier must be 0 (no limit) or more", "got -1"]),
+    ("two app sources", "celery_app", {"celery_app_pip_requirement": "myapp==1.0",
+                                        "celery_app_git_url": "https://example.invalid/myapp.git"},
+     ["Set at most one of celery_app_src_path", "set: celery_app_pip_requirement, celery_app_git_url"]),
+    ("source path without a project", "celery_app", {"celery_app_src_path": "/nonexistent/app"},
+     ["celery_app_src_path must be a directory on the controller that pip can install",
+      "holding pyproject.toml or setup.py", "(not a directory there)"]),
+    ("source directory without a project", "celery_app", {"celery_app_src_path": str(ROOT / "app" / "src")},
+     ["celery_app_src_path must be a directory on the controller that pip can install", "/app/src'"]),
+    ("wheel that is not there", "celery_app", {"celery_app_wheel": "/nonexistent/myapp-1.0-py3-none-any.whl"},
+     ["celery_app_wheel must be a .whl file on the controller"]),
+    ("broker port out of range", "celery_app", {"celery_app_broker_port": 0},
+     ["celery_app_broker_port must be a port number from 1 to 65535, got 0"]),
+    ("empty broker user", "celery_app", {"celery_app_broker_user": ""},
+     ["celery_app_broker_user must name the app's broker user"]),
+    ("missing broker password", "celery_app", {"celery_app_broker_password": ""},
+     ["celery_app_broker_password is not set", "ansible-vault"]),
+    ("own amqps URL without the app's TLS settings", "celery_app",
+     {"celery_app_broker_url": "amqps://doky:" + quote(BROKER_PASSWORD, safe="") + "@mq:5671/doky_host"},
+     ["celery_app_broker_url uses amqps://, so set celery_app_broker_tls: true"]),
+    ("TLS with a plain URL", "celery_app",
+     {"celery_app_broker_tls": True, "celery_app_broker_ca_file": "/ca.pem",
+      "celery_app_broker_url": "amqp://doky:" + quote(BROKER_PASSWORD, safe="") + "@mq:5672/doky_host"},
+     ["celery_app_broker_tls is on, but celery_app_broker_url uses plain amqp://"]),
+    ("broker URL with a wrong scheme", "celery_app", {"celery_app_broker_url": "http://broker:5672/"},
+     ["celery_app_broker_url must start with amqp://"]),
+    ("no release kept", "celery_app", {"celery_app_keep_releases": 0},
+     ["celery_app_keep_releases must be 1 or more releases to keep, got 0"]),
+    ("result backend without a scheme", "celery_app", {"celery_app_result_backend": "redis-host:6379/0"},
+     ["celery_app_result_backend must be a URL with a scheme", "got 'redis-host:6379/0'"]),
+    ("result backend with a password and no scheme", "celery_app",
+     {"celery_app_result_backend": ":" + quote(BROKER_PASSWORD, safe="") + "@redis-host:6379/0"},
+     ["celery_app_result_backend must be a URL with a scheme", "got '***@redis-host:6379/0'"]),
+    ("empty permission pattern", "celery_app", {"celery_app_broker_permissions": {"configure": "", "write": ".*", "read": ".*"}},
+     ["celery_app_broker_permissions configure, write and read must be regular expressions"]),
+    ("broker host not in the inventory", "celery_app", {"celery_app_broker_hosts": ["mq", "ghost"]},
+     ["celery_app_broker_hosts must name inventory hosts, got unknown ['ghost']"]),
     ("zero concurrency", "celery_worker", {"celery_worker_concurrency": 0},
      ["celery_worker_concurrency must be a positive number", "got 0"]),
     ("negative concurrency", "celery_worker", {"celery_worker_concurrency": -2},
@@ -121,8 +189,8 @@ CASES = [
 ]
 
 
-def test_there_are_at_least_thirty_distinct_cases():
-    assert len({case[0] for case in CASES}) == len(CASES) >= 30
+def test_there_are_at_least_sixty_distinct_cases():
+    assert len({case[0] for case in CASES}) == len(CASES) >= 60
 
 
 @pytest.mark.parametrize(("role", "changes", "expected"), [case[1:] for case in CASES], ids=[case[0] for case in CASES])
@@ -138,6 +206,37 @@ def test_flower_binds_any_address(address):
 
 def test_an_ipv6_address_pattern_is_no_reason_to_refuse_a_wildcard_certificate_name():
     assert problems("pki", pki_extra_names=["*.example.internal", "10.0.0.5", "fe80::1"]) == []
+
+
+def test_the_role_on_its_own_with_tls_and_no_ca():
+    # The playbooks always pass the pki role's CA; a playbook of one's own may not.
+    view = HostView({**base_vars(), "celery_app_broker_tls": True})
+    variables = {**view.evaluated("celery_app_"), "celery_app_broker_ca_file": ""}
+    found = inputs.celery_app_problems(variables, OWNED_ENV, str(ROOT / "app"), ["mq"])
+    assert found == ["celery_app_broker_tls is on, so celery_app_broker_ca_file must name the CA certificate (PEM, "
+                     "on the controller) the brokers' certificates are signed by"]
+
+
+def test_an_inventory_without_brokers_leaves_the_app_none():
+    found = problems("celery_app", groups={"celery_workers": ["mq"], "flower": ["mq"]})
+    assert any("celery_app_broker_hosts is empty: put a host in the inventory's 'rabbitmq' group" in m for m in found)
+
+
+def test_an_own_broker_url_needs_no_broker_account_or_hosts():
+    url = "amqp://doky:" + quote(BROKER_PASSWORD, safe="") + "@broker.example:5672/doky_host"
+    assert problems("celery_app", groups={"celery_workers": ["mq"]}, celery_app_broker_url=url,
+                    celery_app_broker_user="", celery_app_broker_password="") == []
+
+
+@pytest.mark.parametrize("source", ["setup_py", "wheel"])
+def test_a_project_pip_can_build_or_a_wheel_passes(tmp_path, source):
+    if source == "setup_py":
+        (tmp_path / "setup.py").write_text("from setuptools import setup\nsetup()\n")
+        assert problems("celery_app", celery_app_src_path=str(tmp_path)) == []
+    else:
+        wheel = tmp_path / "myapp-1.0-py3-none-any.whl"
+        wheel.write_bytes(b"PK")
+        assert problems("celery_app", celery_app_wheel=str(wheel)) == []
 
 
 def test_the_default_beat_host_is_the_first_of_its_group():

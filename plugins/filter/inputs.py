@@ -23,8 +23,9 @@ DOCUMENTATION = """
 name: flower_problems
 short_description: what is wrong with a role's inputs
 description:
-  - Takes a mapping of one role's variables (celery_worker_problems, celery_beat_problems,
-    flower_problems, pki_problems); returns a list of messages, empty when the inputs are good.
+  - Takes a mapping of one role's variables (celery_app_problems, celery_worker_problems,
+    celery_beat_problems, flower_problems, pki_problems); returns a list of messages, empty
+    when the inputs are good.
 options:
   _input:
     description: The role's variables by name.
@@ -45,6 +46,15 @@ def is_address(value) -> bool:
     except ValueError:
         return False
     return True
+
+
+def hidden(url: str) -> str:
+    """A URL fit for a message: whatever stands before its last @ (a user and password,
+    which may hold / and @ themselves) shown as ***."""
+    if "@" not in url:
+        return url
+    scheme = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", url)
+    return (scheme.group(0) if scheme else "") + "***@" + url.rsplit("@", 1)[1]
 
 
 def number(value):
@@ -153,12 +163,9 @@ def flower_problems(v: dict) -> list[str]:
     api_user, api_password = str(v["flower_broker_api_user"] or ""), str(v.get("flower_broker_api_password") or "")
     # No @ anywhere: a password with a / in it would otherwise pass as a path.
     if api_url and not re.match(r"^https?://[^@/\s]+/[^@\s]*$", api_url):
-        # Credentials in it stay out of the message: everything from the scheme to the
-        # last @ (a password may hold / and @ too).
-        shown = re.sub(r"^([A-Za-z]+://).*@", r"\1***@", api_url, flags=re.S)
         found.append("flower_broker_api_url must be an http(s) URL without credentials (flower_broker_api_user and "
                      "flower_broker_api_password hold them), such as http://127.0.0.1:15672/api/, or empty; "
-                     f"got '{shown}'")
+                     f"got '{hidden(api_url)}'")
     if api_url and not (api_user and api_password):
         found.append("flower_broker_api_user and flower_broker_api_password must be set when flower_broker_api_url is")
     ca_file = str(v["flower_broker_api_ca_file"] or "")
@@ -199,6 +206,105 @@ def pki_problems(v: dict) -> list[str]:
     return found
 
 
+ACCOUNT_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+SOURCES = ["celery_app_src_path", "celery_app_wheel", "celery_app_pip_requirement", "celery_app_git_url"]
+
+
+def celery_app_problems(v: dict, owned_env: dict, bundled_src: str, inventory_hosts) -> list[str]:
+    """The app's rules. owned_env: the environment variables the deployment writes, by the
+    role variable each comes from; bundled_src: the bundled app's source directory (used
+    when no source is set); inventory_hosts: every host of the inventory."""
+    found = []
+    name = str(v["celery_app_name"])
+    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$", name):
+        found.append(f"celery_app_name must be a dotted Python module name such as test_celery or myproject.celery, got '{name}'")
+    for var, what in (("celery_app_user", "account"), ("celery_app_group", "group")):
+        value = str(v[var])
+        if not ACCOUNT_NAME.match(value) or value == "root":
+            found.append(f"{var} must be a system {what} name other than root (a-z, 0-9, _ or -), got '{value}'")
+    paths = ["celery_app_home", "celery_app_venv", "celery_app_config_dir", "celery_app_env_file"]
+    if any(not str(v[p]).startswith("/") for p in paths):
+        found.append("celery_app_home, celery_app_venv, celery_app_config_dir and celery_app_env_file must be absolute paths")
+
+    environment = dict(v["celery_app_environment"])
+    keys = list(environment)
+    if any(not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", str(k)) for k in keys):
+        found.append("celery_app_environment keys must be environment variable names (letters, digits, _; "
+                     f"not starting with a digit), got {keys}")
+    # systemd reads one variable per line: a line break would cut the value and start a
+    # line it ignores or misreads.
+    broken = [k for k, value in environment.items() if re.search(r"[\r\n]", str(value))]
+    if broken:
+        found.append(f"celery_app_environment values must be on one line (no line break), but {broken} hold one")
+    taken = [k for k in owned_env if k in environment]
+    if taken:
+        found.append(f"celery_app_environment must not set {', '.join(taken)}: the deployment writes them from "
+                     f"{', '.join(owned_env[k] for k in taken)}; set that instead")
+    queue = str(v["celery_app_default_queue"])
+    if not re.match(r"^[A-Za-z0-9_.:-]{1,200}$", queue) or queue.startswith("amq."):
+        found.append("celery_app_default_queue must be a queue name of letters, digits, _ . : or -, not starting "
+                     f"with amq. (RabbitMQ keeps those), got '{queue}'")
+    if (number(v["celery_app_prefetch_multiplier"]) or 0) < 0:
+        found.append("celery_app_prefetch_multiplier must be 0 (no limit) or more tasks per worker process, "
+                     f"got {v['celery_app_prefetch_multiplier']}")
+
+    chosen = [s for s in SOURCES if v.get(s)]
+    if len(chosen) > 1:
+        found.append("Set at most one of celery_app_src_path, celery_app_wheel, celery_app_pip_requirement and "
+                     f"celery_app_git_url (none installs the bundled app); set: {', '.join(chosen)}")
+    kind = chosen[0] if chosen else "celery_app_src_path"
+    if kind == "celery_app_src_path":
+        # What pip needs to build a project: one of the two files (setup.cfg alone is not enough).
+        src = Path(str(v["celery_app_src_path"] or bundled_src))
+        if not ((src / "pyproject.toml").is_file() or (src / "setup.py").is_file()):
+            found.append("celery_app_src_path must be a directory on the controller that pip can install, holding "
+                         f"pyproject.toml or setup.py, got '{src}'{'' if src.is_dir() else ' (not a directory there)'}")
+    if kind == "celery_app_wheel":
+        wheel = str(v["celery_app_wheel"])
+        if not (wheel.endswith(".whl") and Path(wheel).is_file()):
+            found.append(f"celery_app_wheel must be a .whl file on the controller, got '{wheel}'")
+
+    url = str(v["celery_app_broker_url"] or "")
+    tls = bool(v["celery_app_broker_tls"])
+    port = number(v["celery_app_broker_port"])
+    if port is None or not 1 <= port <= 65535:
+        found.append(f"celery_app_broker_port must be a port number from 1 to 65535, got {v['celery_app_broker_port']}")
+    hosts = list(v["celery_app_broker_hosts"] or [])
+    if not url and not hosts:
+        found.append("celery_app_broker_hosts is empty: put a host in the inventory's 'rabbitmq' group, list broker "
+                     "hosts in celery_app_broker_hosts, or set celery_app_broker_url (amqp://USER:PASSWORD@HOST:PORT/VHOST)")
+    if not url and not v["celery_app_broker_user"]:
+        found.append("celery_app_broker_user must name the app's broker user (or set celery_app_broker_url)")
+    if not url and not v.get("celery_app_broker_password"):
+        found.append("celery_app_broker_password is not set: give it from ansible-vault or a lookup (it has no "
+                     "default), or set celery_app_broker_url")
+    if tls and not v["celery_app_broker_ca_file"]:
+        found.append("celery_app_broker_tls is on, so celery_app_broker_ca_file must name the CA certificate (PEM, "
+                     "on the controller) the brokers' certificates are signed by")
+    if not tls and re.search(r"(^|;)amqps://", url):
+        found.append("celery_app_broker_url uses amqps://, so set celery_app_broker_tls: true and "
+                     "celery_app_broker_ca_file (the app would otherwise not know which CA to check the broker against)")
+    if tls and re.search(r"(^|;)amqp://", url):
+        found.append("celery_app_broker_tls is on, but celery_app_broker_url uses plain amqp://: write amqps:// URLs")
+    if url and not re.match(r"^(amqps?|redis|rediss|sqs)://", url):
+        found.append("celery_app_broker_url must start with amqp://, amqps://, redis://, rediss:// or sqs://")
+    if (number(v["celery_app_keep_releases"]) or 0) < 1:
+        found.append(f"celery_app_keep_releases must be 1 or more releases to keep, got {v['celery_app_keep_releases']}")
+    backend = str(v["celery_app_result_backend"])
+    if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", backend):
+        # A result backend URL may hold a password: never in the message.
+        found.append("celery_app_result_backend must be a URL with a scheme, such as rpc://, redis://HOST:6379/0 or "
+                     f"db+postgresql://HOST/DB, got '{hidden(backend)}'")
+    permissions = dict(v["celery_app_broker_permissions"])
+    if any(not str(value or "") for value in permissions.values()):
+        found.append('celery_app_broker_permissions configure, write and read must be regular expressions '
+                     '("^$" grants nothing), not empty')
+    unknown = [h for h in hosts if h not in list(inventory_hosts)]
+    if unknown:
+        found.append(f"celery_app_broker_hosts must name inventory hosts, got unknown {unknown}")
+    return found
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -206,4 +312,5 @@ class FilterModule:
             "celery_beat_problems": celery_beat_problems,
             "flower_problems": flower_problems,
             "pki_problems": pki_problems,
+            "celery_app_problems": celery_app_problems,
         }

@@ -74,12 +74,6 @@ def change_permission(**fields):
     return change_entry(lambda v: v["rabbitmq_users"][0]["permissions"][0], **fields)
 
 
-def without_group(group):
-    def change(variables, groups):
-        groups.remove(group)
-    return change
-
-
 def both(*changes):
     def change(variables, groups):
         for one in changes:
@@ -110,29 +104,6 @@ CASES = [
      ["vhost 'elsewhere'", "not in rabbitmq_vhosts"]),
     ("empty vhost name", setter("rabbitmq_vhosts", [{"name": ""}]),
      ["rabbitmq_vhosts[].name must be a non-empty name"]),
-    ("app name with dashes", setter("celery_app_name", "test-celery"),
-     ["celery_app_name must be a dotted Python module name", "got 'test-celery'"]),
-    ("empty app name", setter("celery_app_name", ""),
-     ["celery_app_name must be a dotted Python module name"]),
-    ("two app sources", both(setter("celery_app_pip_requirement", "myapp==1.0"),
-                             setter("celery_app_git_url", "https://example.invalid/myapp.git")),
-     ["Set at most one of celery_app_src_path", "set: celery_app_pip_requirement, celery_app_git_url"]),
-    ("source path without a project", setter("celery_app_src_path", "/nonexistent/app"),
-     ["celery_app_src_path must be a directory on the controller that pip can install",
-      "holding pyproject.toml or setup.py", "(not a directory there)"]),
-    ("a deployment setting in the app's environment",
-     setter("celery_app_environment", {"CELERY_TASK_ACKS_LATE": "false", "SENTRY_DSN": "x"}),
-     ["celery_app_environment must not set CELERY_TASK_ACKS_LATE", "from celery_app_acks_late; set that instead"]),
-    ("inventory without a rabbitmq host", without_group("rabbitmq"),
-     ["celery_app_broker_hosts is empty", "'rabbitmq' group"]),
-    ("empty broker user", setter("celery_app_broker_user", ""),
-     ["celery_app_broker_user must name the app's broker user"]),
-    ("broker URL with a wrong scheme", own_url("http://broker:5672/"),
-     ["celery_app_broker_url must start with amqp://"]),
-    ("app user root", setter("celery_app_user", "root"),
-     ["celery_app_user must be a system account name other than root"]),
-    ("bad environment variable name", setter("celery_app_environment", {"1BAD": "x"}),
-     ["celery_app_environment keys must be environment variable names"]),
     # Two roles that must agree (the app and the broker), each converged "successfully"
     # into a broken stack before the checks between roles.
     ("own entry for the app's user with another password",
@@ -153,10 +124,6 @@ CASES = [
      ["rabbitmq_prometheus_address must be an IPv4 or IPv6 address", "got 'localhost'"]),
     ("management port equal to the AMQP port", setter("rabbitmq_management_port", 5672),
      ["rabbitmq_management_port must differ from rabbitmq_amqp_port, both are 5672"]),
-    ("result backend without a scheme", setter("celery_app_result_backend", "redis-host:6379/0"),
-     ["celery_app_result_backend must be a URL with a scheme", "got 'redis-host:6379/0'"]),
-    ("line break in an environment value", setter("celery_app_environment", {"SENTRY_DSN": "https://x\nINJECTED=1"}),
-     ["celery_app_environment values must be on one line", "['SENTRY_DSN']"]),
     ("no Erlang cookie", deleter("rabbitmq_erlang_cookie"),
      ["rabbitmq_erlang_cookie must be 20 to 255 letters and digits", "it is not set"]),
     ("Erlang cookie a shell would split", setter("rabbitmq_erlang_cookie", "0123456789abcdef0123 $(id)"),
@@ -165,9 +132,6 @@ CASES = [
      ["rabbitmq_node_name must be NAME@SHORTHOST", "rabbit@mq1.example.internal"]),
     ("broker with neither plain AMQP nor TLS", setter("rabbitmq_amqp_plain", False),
      ["rabbitmq_amqp_plain is false and rabbitmq_tls is false: the broker would serve no AMQP at all"]),
-    ("own amqps URL without the app's TLS settings",
-     own_url("amqps://doky:" + quote(BROKER_PASSWORD, safe="") + "@127.0.0.1:5671/doky_host"),
-     ["celery_app_broker_url uses amqps://, so set celery_app_broker_tls: true"]),
     ("AMQPS port equal to the management port", both(setter("rabbitmq_tls", True), setter("rabbitmq_amqps_port", 15672)),
      ["rabbitmq_management_port must differ from rabbitmq_amqps_port, both are 15672"]),
     ("own certificates that are not there",
