@@ -28,13 +28,13 @@ lint: venv ## yamllint, ansible-lint (production profile), secret scan, syntax o
 	$(BIN)/ansible-playbook --syntax-check -i inventory/local site.yml
 	$(BIN)/ansible-playbook --syntax-check -i inventory/example site.yml
 
-unit: venv collection ## the app's pytest suite, the roles' own checks, the benchmark parsers
+unit: venv collection ## the app's pytest suite, every input rule and bad input, the roles' own checks, the benchmark parsers
 	$(BIN)/pytest -q app/tests tests bench/tests --ignore=tests/integration
 
 collection: venv ## the roles as the collection celery_stack.deploy, in build/collection/
 	$(BIN)/ansible-galaxy collection build --output-path build/collection --force
 
-integration: venv images ## fresh containers: 60+ bad inputs, check mode, secrets, listeners, releases, an own app
+integration: venv images ## fresh containers: bad inputs end to end, check mode, secrets, listeners, releases, an own app
 	$(BIN)/pytest -q --durations=12 tests/integration --ignore=tests/integration/test_collection.py
 
 collection-test: venv images ## the built collection installed offline and converged on a fresh container

@@ -22,7 +22,8 @@ _spec.loader.exec_module(inputs)
 # Passwords of the forms a rule refuses, built from the random one (no literal secrets).
 COMMA_PASSWORD = ",".join([FLOWER_PASSWORD[:6], FLOWER_PASSWORD[6:]])
 URL_BREAKING_PASSWORD = "/?#%".join([MONITOR_PASSWORD[:6], MONITOR_PASSWORD[6:]])
-ROLES = {"celery_app": "celery_app_", "celery_worker": "celery_worker_", "celery_beat": "celery_beat_", "flower": "flower_", "pki": "pki_"}
+OTHER_PASSWORD = BROKER_PASSWORD[::-1]
+ROLES = {"rabbitmq": "rabbitmq_", "celery_app": "celery_app_", "celery_worker": "celery_worker_", "celery_beat": "celery_beat_", "flower": "flower_", "pki": "pki_"}
 
 
 # What the celery_app role's preflight passes besides its variables (roles/celery_app/vars).
@@ -31,14 +32,21 @@ OWNED_ENV = yaml.safe_load((ROOT / "roles" / "celery_app" / "vars" / "main.yml")
 
 def problems(role: str, *, groups: dict | None = None, **changes) -> list[str]:
     view = HostView({**base_vars(), **changes}, groups=groups)
+    # The broker hosts' plays read the app's broker account first (playbooks/rabbitmq.yml).
+    view.set_facts(ROOT / "roles" / "celery_app" / "tasks" / "broker_account.yml")
     rule = inputs.FilterModule().filters()[f"{role}_problems"]
-    if role == "celery_app":
+    if role == "rabbitmq":
+        # One broker, its own cluster (the role's __rabbitmq_cluster_nodes for one host).
+        nodes = [{"host": "mq", "name": view["rabbitmq_node_name"], "address": view["rabbitmq_cluster_address"]}]
+        found = rule(view.evaluated(ROLES[role]), nodes, [view.variables.get("rabbitmq_erlang_cookie", "")],
+                     view["groups"]["all"], "mq")
+    elif role == "celery_app":
         found = rule(view.evaluated(ROLES[role]), OWNED_ENV, str(ROOT / "app"), view["groups"]["all"])
     else:
         found = rule(view.evaluated(ROLES[role]))
     for message in found:
         for secret in (BROKER_PASSWORD, FLOWER_PASSWORD, MONITOR_PASSWORD, COMMA_PASSWORD, URL_BREAKING_PASSWORD,
-                       quote(BROKER_PASSWORD, safe="")):
+                       quote(BROKER_PASSWORD, safe=""), OTHER_PASSWORD, str(view.variables.get("rabbitmq_erlang_cookie"))):
             assert secret not in message
     return found
 
@@ -50,6 +58,54 @@ def test_the_valid_inventory_passes(role):
 
 # (id, role, changes, phrases one message must hold)
 CASES = [
+    ("broker user without password", "rabbitmq",
+     {"rabbitmq_users": [{"name": "monitor", "tags": ["monitoring"], "permissions": [{"vhost": "doky_host"}]}]},
+     ["rabbitmq_users entries ['monitor'] have no password"]),
+    ("AMQP port zero", "rabbitmq", {"rabbitmq_amqp_port": 0},
+     ["rabbitmq_amqp_port must be a port number from 1 to 65535"]),
+    ("management address out of range", "rabbitmq", {"rabbitmq_management_address": "999.1.1.1"},
+     ["rabbitmq_management_address must be an IPv4 or IPv6 address"]),
+    ("listener address that is no IPv6 address", "rabbitmq", {"rabbitmq_amqp_address": "1:2:3"},
+     ["rabbitmq_amqp_address must be an IPv4 or IPv6 address", "got '1:2:3'"]),
+    ("permission on an undeclared vhost", "rabbitmq",
+     {"rabbitmq_users": [{"name": "monitor", "password": MONITOR_PASSWORD, "permissions": [{"vhost": "elsewhere"}]}]},
+     ["vhost 'elsewhere'", "not in rabbitmq_vhosts"]),
+    ("empty vhost name", "rabbitmq", {"rabbitmq_vhosts": [{"name": ""}]},
+     ["rabbitmq_vhosts[].name must be a non-empty name"]),
+    ("own entry for the app's user with another password", "rabbitmq",
+     {"rabbitmq_users": [{"name": "doky", "password": OTHER_PASSWORD, "tags": ["doky_tag"],
+                          "permissions": [{"vhost": "doky_host", "configure": ".*", "write": ".*", "read": ".*"}]}]},
+     ["rabbitmq_users entry 'doky' differs from the app's broker account in password", "celery_app_broker_password"]),
+    ("own entry for the app's user with other rights", "rabbitmq",
+     {"rabbitmq_users": [{"name": "doky", "password": BROKER_PASSWORD, "tags": ["doky_tag"],
+                          "permissions": [{"vhost": "doky_host", "configure": "^$", "write": ".*", "read": ".*"}]}]},
+     ["rabbitmq_users entry 'doky' differs from the app's broker account in permissions on doky_host"]),
+    ("own entry for the app's user with other tags", "rabbitmq",
+     {"rabbitmq_users": [{"name": "doky", "password": BROKER_PASSWORD, "tags": ["administrator"],
+                          "permissions": [{"vhost": "doky_host", "configure": ".*", "write": ".*", "read": ".*"}]}]},
+     ["rabbitmq_users entry 'doky' differs from the app's broker account in tags"]),
+    ("metrics port equal to the management port", "rabbitmq", {"rabbitmq_prometheus_port": 15672},
+     ["rabbitmq_prometheus_port must differ from rabbitmq_management_port, both are 15672"]),
+    ("metrics address is a name", "rabbitmq", {"rabbitmq_prometheus_address": "localhost"},
+     ["rabbitmq_prometheus_address must be an IPv4 or IPv6 address", "got 'localhost'"]),
+    ("management port equal to the AMQP port", "rabbitmq", {"rabbitmq_management_port": 5672},
+     ["rabbitmq_management_port must differ from rabbitmq_amqp_port, both are 5672"]),
+    ("Erlang cookie a shell would split", "rabbitmq", {"rabbitmq_erlang_cookie": "0123456789abcdef0123 $(id)"},
+     ["rabbitmq_erlang_cookie must be 20 to 255 letters and digits", "it is not of that form"]),
+    ("short Erlang cookie", "rabbitmq", {"rabbitmq_erlang_cookie": "abc123"},
+     ["rabbitmq_erlang_cookie must be 20 to 255 letters and digits", "it is not of that form"]),
+    ("node name with a domain", "rabbitmq", {"rabbitmq_node_name": "rabbit@mq1.example.internal"},
+     ["rabbitmq_node_name must be NAME@SHORTHOST", "rabbit@mq1.example.internal"]),
+    ("broker with neither plain AMQP nor TLS", "rabbitmq", {"rabbitmq_amqp_plain": False},
+     ["rabbitmq_amqp_plain is false and rabbitmq_tls is false: the broker would serve no AMQP at all"]),
+    ("AMQPS port equal to the management port", "rabbitmq", {"rabbitmq_tls": True, "rabbitmq_amqps_port": 15672},
+     ["rabbitmq_management_port must differ from rabbitmq_amqps_port, both are 15672"]),
+    ("distribution port on epmd's", "rabbitmq", {"rabbitmq_dist_port": 4369},
+     ["rabbitmq_dist_port must be a port from 1024 to 65535 other than 4369 (epmd)", "got 4369"]),
+    ("zero startup timeout", "rabbitmq", {"rabbitmq_startup_timeout": 0},
+     ["rabbitmq_startup_timeout must be a positive number of seconds, got 0"]),
+    ("cluster of hosts outside the inventory", "rabbitmq", {"rabbitmq_cluster_hosts": ["mq", "ghost"]},
+     ["rabbitmq_cluster_hosts must list inventory hosts, this one (mq) among them", "'ghost'"]),
     ("app name with dashes", "celery_app", {"celery_app_name": "test-celery"},
      ["celery_app_name must be a dotted Python module name", "got 'test-celery'"]),
     ("empty app name", "celery_app", {"celery_app_name": ""},
@@ -189,8 +245,8 @@ CASES = [
 ]
 
 
-def test_there_are_at_least_sixty_distinct_cases():
-    assert len({case[0] for case in CASES}) == len(CASES) >= 60
+def test_there_are_at_least_eighty_distinct_cases():
+    assert len({case[0] for case in CASES}) == len(CASES) >= 80
 
 
 @pytest.mark.parametrize(("role", "changes", "expected"), [case[1:] for case in CASES], ids=[case[0] for case in CASES])
@@ -215,6 +271,49 @@ def test_the_role_on_its_own_with_tls_and_no_ca():
     found = inputs.celery_app_problems(variables, OWNED_ENV, str(ROOT / "app"), ["mq"])
     assert found == ["celery_app_broker_tls is on, so celery_app_broker_ca_file must name the CA certificate (PEM, "
                      "on the controller) the brokers' certificates are signed by"]
+
+
+def test_a_missing_cookie_is_named_as_missing():
+    variables = base_vars()
+    del variables["rabbitmq_erlang_cookie"]
+    view = HostView(variables)
+    nodes = [{"host": "mq", "name": "rabbit@mq", "address": "127.0.0.1"}]
+    found = inputs.rabbitmq_problems(view.evaluated("rabbitmq_"), nodes, [""], ["mq"], "mq")
+    assert [m for m in found if "cookie" in m] == [
+        "rabbitmq_erlang_cookie must be 20 to 255 letters and digits, the same on every broker, from ansible-vault "
+        "(e.g. openssl rand -hex 32); it is not set"]
+
+
+def cluster_problems(nodes, cookies):
+    view = HostView({**base_vars(), "rabbitmq_cluster_hosts": [n["host"] for n in nodes]},
+                    groups={"rabbitmq": [n["host"] for n in nodes]}, host=nodes[0]["host"])
+    view.set_facts(ROOT / "roles" / "celery_app" / "tasks" / "broker_account.yml")
+    return inputs.rabbitmq_problems(view.evaluated("rabbitmq_"), nodes, cookies, [n["host"] for n in nodes],
+                                    nodes[0]["host"])
+
+
+def test_a_cluster_whose_nodes_agree():
+    nodes = [{"host": f"mq{i}", "name": f"rabbit@mq{i}", "address": f"10.0.0.{i}"} for i in (1, 2, 3)]
+    assert cluster_problems(nodes, ["a" * 32] * 3) == []
+
+
+@pytest.mark.parametrize(("nodes", "cookies", "expected"), [
+    ([("rabbit@mq1", "10.0.0.1"), ("rabbit@mq1", "10.0.0.2")], None,
+     "rabbitmq_node_name must differ on every broker of the cluster"),
+    ([("rabbit@mq1", "10.0.0.1"), ("rabbit@mq2", "10.0.0.1")], None,
+     "rabbitmq_cluster_address must differ on every broker"),
+    ([("rabbit@mq1", "127.0.0.1"), ("rabbit@mq2", "10.0.0.2")], None,
+     "rabbitmq_cluster_address must be an address the other brokers reach (not loopback nor 0.0.0.0)"),
+    ([("rabbit@mq1", "fe80::1"), ("rabbit@mq2", "10.0.0.2")], None,
+     "rabbitmq_cluster_address must be an IPv4 address"),
+    ([("rabbit@mq1", "10.0.0.1"), ("rabbit@mq2", "10.0.0.2")], ["a" * 32, "b" * 32],
+     "rabbitmq_erlang_cookie must be the same on every host of rabbitmq_cluster_hosts"),
+], ids=["same node name", "same address", "loopback", "IPv6", "cookies differ"])
+def test_a_cluster_whose_nodes_disagree(nodes, cookies, expected):
+    nodes = [{"host": f"mq{i}", "name": name, "address": address} for i, (name, address) in enumerate(nodes, 1)]
+    found = cluster_problems(nodes, cookies or ["a" * 32] * len(nodes))
+    assert any(expected in m for m in found), found
+    assert not any("a" * 32 in m or "b" * 32 in m for m in found)
 
 
 def test_an_inventory_without_brokers_leaves_the_app_none():

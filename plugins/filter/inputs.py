@@ -23,8 +23,8 @@ DOCUMENTATION = """
 name: flower_problems
 short_description: what is wrong with a role's inputs
 description:
-  - Takes a mapping of one role's variables (celery_app_problems, celery_worker_problems,
-    celery_beat_problems, flower_problems, pki_problems); returns a list of messages, empty
+  - Takes a mapping of one role's variables (rabbitmq_problems, celery_app_problems,
+    celery_worker_problems, celery_beat_problems, flower_problems, pki_problems); returns a list of messages, empty
     when the inputs are good.
 options:
   _input:
@@ -55,6 +55,15 @@ def hidden(url: str) -> str:
         return url
     scheme = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", url)
     return (scheme.group(0) if scheme else "") + "***@" + url.rsplit("@", 1)[1]
+
+
+def is_ipv4(value) -> bool:
+    """An IPv4 address (the Erlang distribution listens on these only)."""
+    try:
+        ipaddress.IPv4Address(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 def number(value):
@@ -305,6 +314,145 @@ def celery_app_problems(v: dict, owned_env: dict, bundled_src: str, inventory_ho
     return found
 
 
+NODE_NAME = re.compile(r"^[A-Za-z0-9_-]+@[A-Za-z0-9][A-Za-z0-9-]*$")
+COOKIE = re.compile(r"^[A-Za-z0-9]{20,255}$")
+
+
+def present(entries) -> list[dict]:
+    return [e for e in entries if e.get("state", "present") == "present"]
+
+
+def rabbitmq_problems(v: dict, cluster_nodes: list, cookies: list, inventory_hosts, this_host: str) -> list[str]:
+    """The broker's rules. cluster_nodes: name and address of every node of the cluster,
+    as each host declares them (the role's __rabbitmq_cluster_nodes); cookies: the Erlang
+    cookie of each host of the cluster (compared, never printed); inventory_hosts: every
+    host of the inventory; this_host: the broker being checked."""
+    found = []
+    plugins = list(v["rabbitmq_plugins"])
+    ports = {}
+    if v["rabbitmq_amqp_plain"]:
+        ports["rabbitmq_amqp_port"] = v["rabbitmq_amqp_port"]
+    if v["rabbitmq_tls"]:
+        ports["rabbitmq_amqps_port"] = v["rabbitmq_amqps_port"]
+    if "rabbitmq_management" in plugins:
+        ports["rabbitmq_management_port"] = v["rabbitmq_management_port"]
+    if "rabbitmq_prometheus" in plugins:
+        ports["rabbitmq_prometheus_port"] = v["rabbitmq_prometheus_port"]
+    taken: dict[int, str] = {}
+    for name, value in ports.items():
+        port = number(value)
+        if port is None or not 1 <= port <= 65535:
+            found.append(f"{name} must be a port number from 1 to 65535, got {value}")
+        elif port in taken:
+            found.append(f"{name} must differ from {taken[port]}, both are {value}")
+        else:
+            taken[port] = name
+
+    if not is_address(v["rabbitmq_amqp_address"]):
+        found.append(f"rabbitmq_amqp_address must be an IPv4 or IPv6 address such as 0.0.0.0 or ::, got '{v['rabbitmq_amqp_address']}'")
+    if not is_address(v["rabbitmq_management_address"]):
+        found.append("rabbitmq_management_address must be an IPv4 or IPv6 address such as 127.0.0.1, "
+                     f"got '{v['rabbitmq_management_address']}'")
+    if "rabbitmq_prometheus" in plugins and not is_address(v["rabbitmq_prometheus_address"]):
+        found.append(f"rabbitmq_prometheus_address must be an IPv4 or IPv6 address, got '{v['rabbitmq_prometheus_address']}'")
+    if not v["rabbitmq_amqp_plain"] and not v["rabbitmq_tls"]:
+        found.append("rabbitmq_amqp_plain is false and rabbitmq_tls is false: the broker would serve no AMQP at all; "
+                     "switch one on")
+    if v["rabbitmq_tls"]:
+        missing = [name for name in ("rabbitmq_tls_ca_file", "rabbitmq_tls_cert_file", "rabbitmq_tls_key_file")
+                   if not v.get(name)]
+        if missing:
+            found.append(f"rabbitmq_tls is on, so {', '.join(missing)} must name PEM files on the controller "
+                         "(the pki role makes them; see playbooks/vars/wiring.yml)")
+    accounts = list(v.get("rabbitmq_app_accounts") or [])
+    if any(not a.get("password") for a in accounts):
+        found.append("celery_app_broker_password is not set: give it from ansible-vault or a lookup (it has no "
+                     "default); the app's broker account "
+                     f"{[a.get('user') for a in accounts if not a.get('password')]} needs it")
+    if (number(v["rabbitmq_startup_timeout"]) or 0) < 1:
+        found.append(f"rabbitmq_startup_timeout must be a positive number of seconds, got {v['rabbitmq_startup_timeout']}")
+
+    vhosts = list(v["rabbitmq_vhosts"])
+    users = list(v["rabbitmq_users"])
+    own_names = [u.get("name") for u in users]
+    # The apps' accounts in the shape of rabbitmq_users (the role's __rabbitmq_app_users).
+    app_users = [{"name": a.get("user"), "password": a.get("password"), "tags": a.get("tags") or [],
+                  "permissions": [{"vhost": a.get("vhost"), "configure": a.get("configure", ".*"),
+                                   "write": a.get("write", ".*"), "read": a.get("read", ".*")}]} for a in accounts]
+    declared = users + [u for u in app_users if u["name"] not in own_names]
+    vhost_names = [str(h.get("name", "")) for h in vhosts]
+    if any(not re.match(r"^\S+$", n) for n in vhost_names):
+        found.append(f"rabbitmq_vhosts[].name must be a non-empty name without spaces, got {vhost_names}")
+    user_names = [str(u.get("name") or "") for u in declared]
+    if any(not re.match(r"^\S+$", n) for n in user_names):
+        found.append("rabbitmq_users[].name and rabbitmq_app_accounts[].user must be non-empty names without spaces, "
+                     f"got {user_names}")
+    without = [u.get("name") for u in present(users) if not u.get("password")]
+    if without:
+        found.append(f"rabbitmq_users entries {without} have no password: set rabbitmq_users[].password (from "
+                     "ansible-vault or a lookup), or state: absent to delete the user.")
+    # "/" always exists; the others must be declared before a user can be given rights there.
+    known = ["/"] + [h.get("name") for h in present(vhosts)] + [a.get("vhost") for a in accounts]
+    for user in users:
+        for permission in user.get("permissions") or []:
+            if permission.get("vhost") not in known:
+                found.append(f"rabbitmq_users entry '{user.get('name')}' has a permission on vhost "
+                             f"'{permission.get('vhost')}', which is not in rabbitmq_vhosts: add "
+                             f"{{name: {permission.get('vhost')}}} to rabbitmq_vhosts.")
+    # An entry of rabbitmq_users for an app's user must say exactly what the app's account
+    # says, or the two would take turns on the broker. What differs is named, never a value.
+    conflicts = []
+    for app in app_users:
+        wanted = app["permissions"][0]
+        for own in (u for u in users if u.get("name") == app["name"]):
+            granted = next((p for p in own.get("permissions") or [] if p.get("vhost") == wanted["vhost"]), {})
+            differs = []
+            if own.get("state", "present") != "present":
+                differs.append("state")
+            if (own.get("password") or "") != (app["password"] or ""):
+                differs.append("password")
+            if sorted(own.get("tags") or []) != sorted(app["tags"]):
+                differs.append("tags")
+            if [granted.get(k, "^$") for k in ("configure", "write", "read")] != [wanted[k] for k in ("configure", "write", "read")]:
+                differs.append(f"permissions on {wanted['vhost']}")
+            if differs:
+                conflicts.append(f"rabbitmq_users entry '{own.get('name')}' differs from the app's broker account in "
+                                 f"{', '.join(differs)}")
+    if conflicts:
+        found.append("; ".join(conflicts) + ". The app's broker account is declared from celery_app_broker_user, "
+                     "celery_app_broker_password, celery_app_broker_vhost, celery_app_broker_tags and "
+                     "celery_app_broker_permissions: remove that entry from rabbitmq_users, or make it say the same.")
+
+    cluster = list(v["rabbitmq_cluster_hosts"])
+    if any(h not in list(inventory_hosts) for h in cluster) or this_host not in cluster:
+        found.append(f"rabbitmq_cluster_hosts must list inventory hosts, this one ({this_host}) among them; got {cluster}")
+    cookie = v.get("rabbitmq_erlang_cookie")
+    if not COOKIE.match(str(cookie or "")):
+        found.append("rabbitmq_erlang_cookie must be 20 to 255 letters and digits, the same on every broker, from "
+                     "ansible-vault (e.g. openssl rand -hex 32); it is "
+                     + ("not set" if cookie is None else "not of that form"))
+    if len({str(c or "") for c in cookies}) > 1:
+        found.append(f"rabbitmq_erlang_cookie must be the same on every host of rabbitmq_cluster_hosts {cluster}; it differs")
+    names = [n.get("name") for n in cluster_nodes]
+    if any(not NODE_NAME.match(str(n)) for n in names):
+        found.append(f"rabbitmq_node_name must be NAME@SHORTHOST (letters, digits, - and _; a host name without dots), got {names}")
+    if len(set(names)) != len(names):
+        found.append(f"rabbitmq_node_name must differ on every broker of the cluster, got {names}")
+    addresses = [str(n.get("address")) for n in cluster_nodes]
+    if any(not is_ipv4(a) for a in addresses):
+        found.append(f"rabbitmq_cluster_address must be an IPv4 address, got {addresses}")
+    elif len(addresses) > 1 and any(a.startswith(("127.", "0.")) for a in addresses):
+        found.append("rabbitmq_cluster_address must be an address the other brokers reach (not loopback nor 0.0.0.0) "
+                     f"when the cluster has several nodes, got {addresses}")
+    if len(set(addresses)) != len(addresses):
+        found.append(f"rabbitmq_cluster_address must differ on every broker, got {addresses}")
+    dist = number(v["rabbitmq_dist_port"])
+    if dist is None or not 1024 <= dist <= 65535 or dist in [number(p) for p in ports.values()] + [4369]:
+        found.append(f"rabbitmq_dist_port must be a port from 1024 to 65535 other than 4369 (epmd) and "
+                     f"{', '.join(ports)}, got {v['rabbitmq_dist_port']}")
+    return found
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -313,4 +461,5 @@ class FilterModule:
             "flower_problems": flower_problems,
             "pki_problems": pki_problems,
             "celery_app_problems": celery_app_problems,
+            "rabbitmq_problems": rabbitmq_problems,
         }

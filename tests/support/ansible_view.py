@@ -27,6 +27,10 @@ def load(path: Path) -> dict:
     return yaml.safe_load(path.read_text()) or {}
 
 
+def load_tasks(path: Path) -> list:
+    return yaml.safe_load(path.read_text()) or []
+
+
 def trusted(value):
     """Values as Ansible holds those read from its own files: templates it evaluates."""
     if isinstance(value, str):
@@ -50,6 +54,14 @@ class HostView:
                        "ansible_facts": FACTS, "inventory_dir": inventory_dir})
         self.variables = trusted(layers)
         self._templar = Templar(loader=DataLoader(), variables=self.variables)
+
+    def set_facts(self, tasks_file: Path) -> "HostView":
+        """What the set_fact tasks of a role's tasks file would set on this host, evaluated
+        here (the celery_app role's broker_account, which the broker's wiring reads)."""
+        for task in load_tasks(tasks_file):
+            for name, value in (task.get("ansible.builtin.set_fact") or {}).items():
+                self.variables[name] = trusted(self._templar.template(trusted(value)))
+        return self
 
     def __getitem__(self, name: str):
         return self._templar.template(self.variables[name])
