@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 import yaml
 
-from support.inventory import BROKER_PASSWORD, FLOWER_PASSWORD, MONITOR_PASSWORD, base_vars
+from support.inventory import BROKER_PASSWORD, FLOWER_PASSWORD, MONITOR_PASSWORD, base_vars, with_own_url
 
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("stack_filter", ROOT / "plugins" / "filter" / "stack.py")
@@ -47,15 +47,7 @@ def problems(hostvars, groups) -> list[str]:
 
 
 def own_url(url: str) -> dict:
-    """An operator with a broker URL of their own declares the app's user on the broker
-    themselves (rabbitmq_users), as the README says to."""
-    variables = base_vars()
-    variables["celery_app_broker_url"] = url
-    variables["rabbitmq_vhosts"] = [{"name": "doky_host"}]
-    variables["rabbitmq_users"].append({
-        "name": "doky", "password": BROKER_PASSWORD,
-        "permissions": [{"vhost": "doky_host", "configure": ".*", "write": ".*", "read": ".*"}]})
-    return variables
+    return with_own_url(base_vars(), url)
 
 
 def url(scheme="amqp", password=BROKER_PASSWORD, host="127.0.0.1", port=5672, vhost="doky_host", user="doky"):

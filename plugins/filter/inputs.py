@@ -73,18 +73,25 @@ def number(value):
         return None
 
 
-def celery_worker_problems(v: dict) -> list[str]:
+def unit_problems(v: dict, prefix: str) -> list[str]:
+    """A service's unit name, stop timeout and restart delay (the worker's and beat's)."""
     found = []
-    if not UNIT_NAME.match(str(v["celery_worker_service_name"])):
-        found.append(f"celery_worker_service_name must be a unit name (letters, digits, : _ . -), "
-                     f"got '{v['celery_worker_service_name']}'")
+    name = f"{prefix}service_name"
+    if not UNIT_NAME.match(str(v[name])):
+        found.append(f"{name} must be a unit name (letters, digits, : _ . -), got '{v[name]}'")
+    stop, restart = f"{prefix}stop_timeout", f"{prefix}restart_sec"
+    if stop in v and (number(v[stop]) or 0) < 1:
+        found.append(f"{stop} must be a positive number of seconds, got {v[stop]}")
+    if restart in v and (number(v[restart]) or 0) < 0:
+        found.append(f"{restart} must be 0 or more seconds, got {v[restart]}")
+    return found
+
+
+def celery_worker_problems(v: dict) -> list[str]:
+    found = unit_problems(v, "celery_worker_")
     if (number(v["celery_worker_concurrency"]) or 0) < 1:
         found.append(f"celery_worker_concurrency must be a positive number of pool processes or threads, "
                      f"got {v['celery_worker_concurrency']}")
-    if (number(v["celery_worker_stop_timeout"]) or 0) < 1:
-        found.append(f"celery_worker_stop_timeout must be a positive number of seconds, got {v['celery_worker_stop_timeout']}")
-    if (number(v["celery_worker_restart_sec"]) or 0) < 0:
-        found.append(f"celery_worker_restart_sec must be 0 or more seconds, got {v['celery_worker_restart_sec']}")
     node = str(v["celery_worker_node_name"])
     if not re.match(r"^[^\s@]+@[^\s@]+$", node):
         found.append(f"celery_worker_node_name must look like NAME@HOST (Celery's %h allowed), got '{node}'")
@@ -112,18 +119,11 @@ def celery_worker_problems(v: dict) -> list[str]:
 
 
 def celery_beat_problems(v: dict) -> list[str]:
-    found = []
-    if not UNIT_NAME.match(str(v["celery_beat_service_name"])):
-        found.append(f"celery_beat_service_name must be a unit name (letters, digits, : _ . -), "
-                     f"got '{v['celery_beat_service_name']}'")
+    found = unit_problems(v, "celery_beat_")
     fleet = list(v["celery_beat_fleet"])
     if v["celery_beat_host"] not in ("", None) and v["celery_beat_host"] not in fleet:
         found.append(f"celery_beat_host must be one of the app's hosts (celery_beat_fleet: {', '.join(fleet)}), "
                      f"or empty for no beat, got '{v['celery_beat_host']}'")
-    if (number(v["celery_beat_stop_timeout"]) or 0) < 1:
-        found.append(f"celery_beat_stop_timeout must be a positive number of seconds, got {v['celery_beat_stop_timeout']}")
-    if (number(v["celery_beat_restart_sec"]) or 0) < 0:
-        found.append(f"celery_beat_restart_sec must be 0 or more seconds, got {v['celery_beat_restart_sec']}")
     owned = [a for a in v["celery_beat_extra_args"] if re.match(r"^--?(s|schedule|pidfile|l|loglevel)(=|$)", str(a))]
     if owned:
         found.append("celery_beat_extra_args must not set --schedule, --pidfile or --loglevel (the role sets them), "
@@ -153,8 +153,7 @@ def flower_problems(v: dict) -> list[str]:
         found.append(f"flower_max_tasks must be a positive number, got {v['flower_max_tasks']}")
     if not re.match(r"^[A-Za-z0-9._~/-]*$", str(v["flower_url_prefix"])):
         found.append(f"flower_url_prefix may hold letters, digits and . _ ~ / - only, got '{v['flower_url_prefix']}'")
-    if not UNIT_NAME.match(str(v["flower_service_name"])):
-        found.append(f"flower_service_name must be a unit name (letters, digits, : _ . -), got '{v['flower_service_name']}'")
+    found += unit_problems(v, "flower_")
 
     user, group = str(v["flower_user"]), str(v["flower_group"])
     if not (ACCOUNT.match(user) and ACCOUNT.match(group)) or "root" in (user, group):

@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from conftest import (BROKER_PASSWORD, FLOWER_PASSWORD, GROUPS, MONITOR_PASSWORD, base_vars, host_state, run_playbook,
                       write_inventory)
+from support.inventory import with_own_url  # on the path through conftest
 
 
 def setter(key, value):
@@ -37,14 +38,8 @@ def deleter(key):
 
 
 def own_url(url):
-    """An operator with a broker URL of their own declares the app's user and vhost on the
-    broker themselves; the URL then disagrees with that declaration."""
     def change(variables, groups):
-        variables["celery_app_broker_url"] = url
-        variables["rabbitmq_vhosts"] = [{"name": "doky_host"}]
-        variables["rabbitmq_users"].append({
-            "name": "doky", "password": BROKER_PASSWORD,
-            "permissions": [{"vhost": "doky_host", "configure": ".*", "write": ".*", "read": ".*"}]})
+        with_own_url(variables, url)
     return change
 
 

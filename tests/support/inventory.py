@@ -38,3 +38,14 @@ def base_vars() -> dict:
         "flower_broker_api_user": "monitor",
         "flower_broker_api_password": MONITOR_PASSWORD,
     }
+
+
+def with_own_url(variables: dict, url: str) -> dict:
+    """An operator with a broker URL of their own declares the app's user and vhost on the
+    broker themselves (rabbitmq_users, rabbitmq_vhosts), as the README says to."""
+    variables["celery_app_broker_url"] = url
+    variables["rabbitmq_vhosts"] = [{"name": "doky_host"}]
+    variables["rabbitmq_users"].append({
+        "name": "doky", "password": BROKER_PASSWORD,
+        "permissions": [{"vhost": "doky_host", "configure": ".*", "write": ".*", "read": ".*"}]})
+    return variables
