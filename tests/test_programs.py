@@ -1,0 +1,254 @@
+"""The programs the roles run on a host (each role's files/*.py), run here as the hosts run
+them: a separate Python process with their arguments, their output and exit code read.
+
+The gates' good paths need a live worker, beat and Flower on a broker, which the Molecule
+scenarios and the integration suite give them at every converge; here are the answers a
+failing unit gets, which those rarely show, and the file-system programs whole.
+"""
+
+import base64
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKER_GATE = ROOT / "roles" / "celery_worker" / "files" / "worker_gate.py"
+BEAT_GATE = ROOT / "roles" / "celery_beat" / "files" / "beat_gate.py"
+FLOWER_GATE = ROOT / "roles" / "flower" / "files" / "flower_gate.py"
+PRUNE = ROOT / "roles" / "celery_app" / "files" / "prune_releases.py"
+STALE_UNITS = ROOT / "roles" / "celery_app" / "files" / "stale_units.py"
+
+APP_MODULE = '''
+from celery import Celery
+app = Celery("gateapp", broker={broker!r})
+app.conf.broker_connection_retry = False
+app.conf.broker_connection_max_retries = 0
+app.conf.broker_connection_timeout = 1
+'''
+
+
+def run(program: Path, *args: str, cwd=None, env=None, timeout=60):
+    """As a role runs it: the program's text through python -c, then its arguments. Celery
+    reads CELERY_* variables before an app's own settings: none of this process's (other
+    suites set some) reaches the program."""
+    env = {k: v for k, v in (env or os.environ).items() if not k.startswith("CELERY_")}
+    return subprocess.run([sys.executable, "-c", program.read_text(), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def app_dir(tmp_path: Path, broker: str) -> Path:
+    (tmp_path / "gateapp.py").write_text(APP_MODULE.format(broker=broker))
+    return tmp_path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- The worker's gate ---------------------------------------------------------------
+
+def test_the_worker_gate_expands_the_node_name_and_fails_when_no_worker_answers(tmp_path):
+    result = run(WORKER_GATE, "gateapp.app", "celery@%h", cwd=app_dir(tmp_path, "memory://"))
+    assert result.returncode == 1
+    assert result.stdout.strip() == f"celery@{socket.gethostname()}: no answer to ping"
+
+
+def test_the_worker_gate_names_the_node_and_the_error_when_the_broker_is_away(tmp_path):
+    broker = f"amqp://guest:guest@127.0.0.1:{free_port()}//"
+    result = run(WORKER_GATE, "gateapp.app", "reports@worker1", cwd=app_dir(tmp_path, broker))
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()[-1:]
+    assert line.startswith("reports@worker1: OperationalError: "), result.stderr
+    assert "guest:guest" not in result.stdout + result.stderr
+
+
+def test_the_worker_gate_fails_on_an_app_it_cannot_load(tmp_path):
+    result = run(WORKER_GATE, "nosuchapp.app", "celery@%h", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "nosuchapp" in result.stderr
+
+
+# --- Beat's gate ---------------------------------------------------------------------
+
+FAKE_SYSTEMCTL = """#!/bin/sh
+# systemctl show UNIT --property=ActiveState --property=MainPID, from the test's files:
+# the states it answers in turn, one per call.
+n=$(cat "$FAKE_DIR/calls" 2>/dev/null || echo 0)
+echo $((n + 1)) > "$FAKE_DIR/calls"
+line=$(sed -n "$((n + 1))p" "$FAKE_DIR/states")
+[ -n "$line" ] || line=$(tail -n 1 "$FAKE_DIR/states")
+echo "ActiveState=${line% *}"
+echo "MainPID=${line#* }"
+"""
+
+
+@pytest.fixture
+def beat(tmp_path):
+    """A host where systemctl answers what the test says, the app on a broker in memory."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    systemctl = bin_dir / "systemctl"
+    systemctl.write_text(FAKE_SYSTEMCTL)
+    systemctl.chmod(0o755)
+    app_dir(tmp_path, "memory://")
+    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", FAKE_DIR=str(tmp_path))
+
+    def gate(states: list[str], pidfile_text: str | None, broker: str = "memory://"):
+        app_dir(tmp_path, broker)
+        (tmp_path / "states").write_text("\n".join(states) + "\n")
+        (tmp_path / "calls").unlink(missing_ok=True)
+        pidfile = tmp_path / "beat.pid"
+        pidfile.unlink(missing_ok=True)
+        if pidfile_text is not None:
+            pidfile.write_text(pidfile_text)
+        return run(BEAT_GATE, "gateapp.app", "celery-beat", str(pidfile), cwd=tmp_path, env=env)
+    return gate
+
+
+def test_beat_gate_passes_a_beat_that_started_reaches_the_broker_and_stays_up(beat):
+    result = beat(["active 4242"], "4242\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "celery-beat: process 4242 runs beat, broker reachable"
+
+
+def test_beat_gate_fails_an_inactive_unit(beat):
+    result = beat(["failed 0"], None)
+    assert (result.returncode, result.stderr.strip()) == (1, "celery-beat: failed")
+
+
+def test_beat_gate_waits_for_the_process_to_write_its_pidfile(beat):
+    result = beat(["active 4242"], None)
+    assert result.returncode == 1
+    assert result.stderr.strip().endswith("celery-beat: process 4242 has not started beat yet (" +
+                                          result.args[-1] + ": none)")
+
+
+def test_beat_gate_fails_a_beat_restarted_under_it(beat):
+    result = beat(["active 4242", "active 4343"], "4242")
+    assert (result.returncode, result.stderr.strip()) == (1, "celery-beat: process 4242 did not stay up")
+
+
+def test_beat_gate_names_the_broker_it_cannot_reach(beat):
+    result = beat(["active 4242"], "4242", broker=f"amqp://guest:guest@127.0.0.1:{free_port()}//")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("celery-beat: broker: OperationalError: ")
+
+
+# --- Flower's gate -------------------------------------------------------------------
+
+class FakeFlower(BaseHTTPRequestHandler):
+    health = "OK"
+    user = "admin:pass word"
+    workers = {"celery@worker1": {}, "reports@worker1": {}}
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        if self.path == "/healthcheck":
+            body = self.health.encode()
+        elif self.path == "/api/workers?refresh=true":
+            wanted = "Basic " + base64.b64encode(self.user.encode()).decode()
+            if self.headers.get("Authorization") != wanted:
+                self.send_error(401)
+                return
+            body = json.dumps(self.workers).encode()
+        else:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def flower():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeFlower)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+
+    def gate(basic_auth: str, health: str = "OK"):
+        FakeFlower.health = health
+        env = dict(os.environ, FLOWER_BASIC_AUTH=basic_auth)
+        return run(FLOWER_GATE, base, env=env)
+    yield gate
+    server.shutdown()
+
+
+def test_flower_gate_logs_in_as_the_first_user_and_lists_the_workers(flower):
+    result = flower("admin:pass word,other:x")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith(": healthcheck OK, the API lists 2 worker(s): celery@worker1, reports@worker1")
+
+
+def test_flower_gate_fails_when_the_login_is_refused_without_printing_the_password(flower):
+    result = flower("admin:wrong secret")
+    assert result.returncode == 1
+    assert "HTTP Error 401" in result.stderr and "wrong secret" not in result.stdout + result.stderr
+
+
+def test_flower_gate_fails_when_the_health_check_is_not_ok(flower):
+    result = flower("admin:pass word", health="starting")
+    assert result.returncode == 1
+    assert result.stderr.strip().endswith("healthcheck answered 'starting'")
+
+
+def test_flower_gate_fails_when_nothing_listens():
+    result = run(FLOWER_GATE, f"http://127.0.0.1:{free_port()}/", env=dict(os.environ, FLOWER_BASIC_AUTH="a:b"))
+    assert result.returncode == 1
+    assert "Connection refused" in result.stderr
+
+
+# --- Releases on disk ----------------------------------------------------------------
+
+def release(root: Path, name: str, completed: float | None):
+    (root / name / "bin").mkdir(parents=True)
+    if completed is not None:
+        marker = root / name / ".complete"
+        marker.write_text("{}")
+        os.utime(marker, (completed, completed))
+
+
+def test_pruning_keeps_the_newest_complete_releases_the_current_and_the_previous(tmp_path):
+    now = time.time()
+    for age, name in enumerate(["r6", "r5", "r4", "r3", "r2", "r1"]):
+        release(tmp_path, name, now - age * 60)
+    release(tmp_path, "unfinished", None)
+    # r6 and r5 are the newest two; the current is r6, the one it replaced an old r2.
+    result = run(PRUNE, str(tmp_path), "2", "r6", "r2")
+    assert result.returncode == 0, result.stderr
+    assert sorted(result.stdout.split()) == ["r1", "r3", "r4", "unfinished"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r2", "r5", "r6"]
+
+
+def test_pruning_never_removes_the_release_being_switched_to_even_unfinished(tmp_path):
+    now = time.time()
+    release(tmp_path, "old", now - 60)
+    release(tmp_path, "new", None)
+    result = run(PRUNE, str(tmp_path), "1", "new", "old")
+    assert (result.returncode, result.stdout) == (0, "")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new", "old"]
+
+
+def test_the_stale_units_are_those_whose_copy_of_the_release_differs(tmp_path):
+    for unit, text in [("celery-worker", "new\n"), ("celery-worker@reports", "old"), ("flower", "old"),
+                       ("celery-beat", "new")]:
+        (tmp_path / unit).mkdir()
+        (tmp_path / unit / "test_celery.release").write_text(text)
+    (tmp_path / "other-app").mkdir()
+    (tmp_path / "other-app" / "other.release").write_text("old")
+    result = run(STALE_UNITS, "test_celery.release", "new", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["celery-worker@reports", "flower"]
