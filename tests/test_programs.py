@@ -9,6 +9,7 @@ failing unit gets, which those rarely show, and the file-system programs whole.
 import base64
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -49,6 +50,13 @@ def app_dir(tmp_path: Path, broker: str) -> Path:
     return tmp_path
 
 
+def away_broker() -> tuple[str, str]:
+    """A broker URL where nothing listens, with a random account in it (the gates must not
+    print it), and that account."""
+    account = "gate:" + secrets.token_hex(8)
+    return f"amqp://{account}@127.0.0.1:{free_port()}//", account
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -64,12 +72,12 @@ def test_the_worker_gate_expands_the_node_name_and_fails_when_no_worker_answers(
 
 
 def test_the_worker_gate_names_the_node_and_the_error_when_the_broker_is_away(tmp_path):
-    broker = f"amqp://guest:guest@127.0.0.1:{free_port()}//"
+    broker, account = away_broker()
     result = run(WORKER_GATE, "gateapp.app", "reports@worker1", cwd=app_dir(tmp_path, broker))
     assert result.returncode == 1
     (line,) = result.stderr.strip().splitlines()[-1:]
     assert line.startswith("reports@worker1: OperationalError: "), result.stderr
-    assert "guest:guest" not in result.stdout + result.stderr
+    assert account.split(":")[1] not in result.stdout + result.stderr
 
 
 def test_the_worker_gate_fails_on_an_app_it_cannot_load(tmp_path):
@@ -139,8 +147,10 @@ def test_beat_gate_fails_a_beat_restarted_under_it(beat):
 
 
 def test_beat_gate_names_the_broker_it_cannot_reach(beat):
-    result = beat(["active 4242"], "4242", broker=f"amqp://guest:guest@127.0.0.1:{free_port()}//")
+    broker, account = away_broker()
+    result = beat(["active 4242"], "4242", broker=broker)
     assert result.returncode == 1
+    assert account.split(":")[1] not in result.stdout + result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("celery-beat: broker: OperationalError: ")
 
 
