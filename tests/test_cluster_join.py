@@ -1,18 +1,10 @@
 """Which peer a broker joins (plugins/modules/rabbitmq_cluster_join.py)."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
+from support.plugins import load
+
 PLUGINS = Path(__file__).resolve().parent.parent / "plugins"
-
-
-def load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 load("ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_cli", PLUGINS / "module_utils" / "rabbitmq_cli.py")

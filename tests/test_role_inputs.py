@@ -4,7 +4,6 @@ evaluated by Ansible (tests/support/ansible_view.py), exactly what the role's pr
 hands the filter. Every message names the variable; none carries a secret.
 """
 
-import importlib.util
 from urllib.parse import quote
 from pathlib import Path
 
@@ -12,12 +11,11 @@ import pytest
 import yaml
 
 from support.ansible_view import HostView
+from support.plugins import load_filter
 from support.inventory import BROKER_PASSWORD, FLOWER_PASSWORD, MONITOR_PASSWORD, base_vars
 
 ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("role_inputs", ROOT / "plugins" / "filter" / "inputs.py")
-inputs = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(inputs)
+inputs = load_filter("inputs")
 
 # Passwords of the forms a rule refuses, built from the random one (no literal secrets).
 COMMA_PASSWORD = ",".join([FLOWER_PASSWORD[:6], FLOWER_PASSWORD[6:]])

@@ -6,19 +6,17 @@ change, say which hosts have the problem, and never print a secret.
 """
 
 import copy
-import importlib.util
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 import yaml
 
+from support.plugins import load_filter
 from support.inventory import BROKER_PASSWORD, FLOWER_PASSWORD, MONITOR_PASSWORD, base_vars, with_own_url
 
 ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("stack_filter", ROOT / "plugins" / "filter" / "stack.py")
-stack = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(stack)
+stack = load_filter("stack")
 
 # A password the broker does not hold, as random as the right one.
 OTHER_PASSWORD = BROKER_PASSWORD[::-1]

@@ -19,6 +19,8 @@ import ipaddress
 import re
 from pathlib import Path
 
+from ansible_collections.celery_stack.deploy.plugins.module_utils.listeners import broker_listeners
+
 DOCUMENTATION = """
 name: flower_problems
 short_description: what is wrong with a role's inputs
@@ -328,15 +330,7 @@ def rabbitmq_problems(v: dict, cluster_nodes: list, cookies: list, inventory_hos
     host of the inventory; this_host: the broker being checked."""
     found = []
     plugins = list(v["rabbitmq_plugins"])
-    ports = {}
-    if v["rabbitmq_amqp_plain"]:
-        ports["rabbitmq_amqp_port"] = v["rabbitmq_amqp_port"]
-    if v["rabbitmq_tls"]:
-        ports["rabbitmq_amqps_port"] = v["rabbitmq_amqps_port"]
-    if "rabbitmq_management" in plugins:
-        ports["rabbitmq_management_port"] = v["rabbitmq_management_port"]
-    if "rabbitmq_prometheus" in plugins:
-        ports["rabbitmq_prometheus_port"] = v["rabbitmq_prometheus_port"]
+    ports = broker_listeners(v.get)
     taken: dict[int, str] = {}
     for name, value in ports.items():
         port = number(value)

@@ -18,6 +18,8 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 
+from ansible_collections.celery_stack.deploy.plugins.module_utils.listeners import broker_listeners, flag
+
 DOCUMENTATION = """
 name: stack_problems
 short_description: what the roles of one inventory disagree on
@@ -74,26 +76,9 @@ def port(value):
         return None
 
 
-def truthy(value) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in {"true", "yes", "on", "1"}
-    return bool(value)
-
-
 def broker_ports(broker: Host) -> dict:
-    """Every port the broker listens on for clients, by the variable that sets it (the
-    rabbitmq role's listeners)."""
-    plugins = broker.get("rabbitmq_plugins", [])
-    ports = {}
-    if truthy(broker["rabbitmq_amqp_plain"]):
-        ports["rabbitmq_amqp_port"] = port(broker["rabbitmq_amqp_port"])
-    if truthy(broker["rabbitmq_tls"]):
-        ports["rabbitmq_amqps_port"] = port(broker["rabbitmq_amqps_port"])
-    if "rabbitmq_management" in plugins:
-        ports["rabbitmq_management_port"] = port(broker["rabbitmq_management_port"])
-    if "rabbitmq_prometheus" in plugins:
-        ports["rabbitmq_prometheus_port"] = port(broker["rabbitmq_prometheus_port"])
-    return ports
+    """Every port the broker listens on for clients, by the variable that sets it."""
+    return {name: port(value) for name, value in broker_listeners(broker.__getitem__).items()}
 
 
 def broker_users(broker: Host) -> dict:
@@ -119,7 +104,7 @@ def app_uses(app: Host, brokers: list[str], hostvars) -> list[dict]:
     there, and the variable each comes from (the built URL's or the operator's own)."""
     url = app.get("celery_app_broker_url", "")
     if not url:
-        tls = truthy(app["celery_app_broker_tls"])
+        tls = flag(app["celery_app_broker_tls"])
         # The role's default port is the scheme's (celery_app/defaults/main.yml).
         wanted = app["celery_app_broker_port"]
         wanted = SCHEME_PORTS["amqps" if tls else "amqp"] if wanted is None else port(wanted)
