@@ -25,7 +25,8 @@ WORKER_GATE = ROOT / "roles" / "celery_worker" / "files" / "worker_gate.py"
 BEAT_GATE = ROOT / "roles" / "celery_beat" / "files" / "beat_gate.py"
 FLOWER_GATE = ROOT / "roles" / "flower" / "files" / "flower_gate.py"
 PRUNE = ROOT / "roles" / "celery_app" / "files" / "prune_releases.py"
-STALE_UNITS = ROOT / "roles" / "celery_app" / "files" / "stale_units.py"
+STALE_UNITS = ROOT / "roles" / "celery_unit" / "files" / "stale_units.py"
+ROLLBACK = ROOT / "roles" / "celery_app" / "files" / "rollback.py"
 
 APP_MODULE = '''
 from celery import Celery
@@ -252,13 +253,86 @@ def test_pruning_never_removes_the_release_being_switched_to_even_unfinished(tmp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new", "old"]
 
 
-def test_the_stale_units_are_those_whose_copy_of_the_release_differs(tmp_path):
-    for unit, text in [("celery-worker", "new\n"), ("celery-worker@reports", "old"), ("flower", "old"),
-                       ("celery-beat", "new")]:
-        (tmp_path / unit).mkdir()
-        (tmp_path / unit / "test_celery.release").write_text(text)
-    (tmp_path / "other-app").mkdir()
-    (tmp_path / "other-app" / "other.release").write_text("old")
-    result = run(STALE_UNITS, "test_celery.release", "new", str(tmp_path))
+def started(run_dir: Path, copies: dict[str, str]):
+    for unit, text in copies.items():
+        (run_dir / unit).mkdir()
+        (run_dir / unit / "test_celery.release").write_text(text)
+
+
+def test_the_stale_units_are_those_named_whose_copy_differs_from_the_release_file(tmp_path):
+    (tmp_path / "test_celery.release").write_text("new\n")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    started(run_dir, {"celery-worker": "new\n", "celery-worker@reports": "old", "flower": "old", "celery-beat": "new"})
+    result = run(STALE_UNITS, str(tmp_path / "test_celery.release"), f"--run-dir={run_dir}", "--",
+                 "celery-worker", "celery-worker@reports", "celery-beat", "celery-worker@new")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["celery-worker@reports", "flower"]
+    # Flower is not asked about; a new instance without a copy has not started on this release.
+    assert result.stdout.split() == ["celery-worker@reports", "celery-worker@new"]
+
+
+def test_the_release_this_run_records_wins_over_the_file_which_check_mode_left_alone(tmp_path):
+    (tmp_path / "test_celery.release").write_text("old\n")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    started(run_dir, {"celery-worker": "old\n"})
+    args = [str(tmp_path / "test_celery.release"), f"--run-dir={run_dir}"]
+    assert run(STALE_UNITS, *args, "--release=new", "--", "celery-worker").stdout.split() == ["celery-worker"]
+    assert run(STALE_UNITS, *args, "--release=", "--", "celery-worker").stdout.split() == []
+
+
+def test_no_release_recorded_yet_restarts_nothing(tmp_path):
+    result = run(STALE_UNITS, str(tmp_path / "test_celery.release"), f"--run-dir={tmp_path}", "--release=", "--",
+                 "celery-worker")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def switched(home: Path, current: str) -> Path:
+    link = home / "venv"
+    link.symlink_to(f"releases/{current}")
+    (home / "test_celery.release").write_text("recorded\n")
+    return link
+
+
+def test_rollback_goes_to_the_newest_release_completed_before_the_current_one(tmp_path):
+    releases = tmp_path / "releases"
+    now = time.time()
+    for age, name in enumerate(["r4", "r3", "r2", "r1"]):
+        release(releases, name, now - age * 60)
+    release(releases, "unfinished", None)
+    link = switched(tmp_path, "r3")
+    result = run(ROLLBACK, str(releases), str(link), str(tmp_path / "test_celery.release"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"switched {link} from release r3 to r2"
+    assert os.readlink(link) == "releases/r2"
+    # The units run another release than the recorded one now: their roles restart them.
+    assert json.loads((tmp_path / "test_celery.release").read_text()) == {"rolled_back_to": "r2"}
+
+    # Once more: further back, never to a newer release.
+    assert run(ROLLBACK, str(releases), str(link), str(tmp_path / "test_celery.release")).returncode == 0
+    assert os.readlink(link) == "releases/r1"
+
+
+def test_rollback_counts_the_virtualenv_from_before_releases_as_the_oldest(tmp_path):
+    releases = tmp_path / "releases"
+    now = time.time()
+    release(releases, "r1", now - 60)
+    # Moved under releases/ (and marked) after r1 was built, in the same converge.
+    release(releases, "before-releases", now)
+    link = switched(tmp_path, "r1")
+    result = run(ROLLBACK, str(releases), str(link), str(tmp_path / "test_celery.release"))
+    assert result.returncode == 0, result.stderr
+    assert os.readlink(link) == "releases/before-releases"
+    result = run(ROLLBACK, str(releases), str(link), str(tmp_path / "test_celery.release"))
+    assert result.returncode == 1
+    assert "no complete release" in result.stderr and "older than the current one (before-releases)" in result.stderr
+
+
+def test_rollback_with_nothing_before_changes_nothing(tmp_path):
+    releases = tmp_path / "releases"
+    release(releases, "r1", time.time())
+    link = switched(tmp_path, "r1")
+    result = run(ROLLBACK, str(releases), str(link), str(tmp_path / "test_celery.release"))
+    assert result.returncode == 1
+    assert (result.stdout, os.readlink(link)) == ("", "releases/r1")
+    assert (tmp_path / "test_celery.release").read_text() == "recorded\n"

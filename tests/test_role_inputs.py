@@ -200,6 +200,7 @@ CASES = [
      ["celery_beat_stop_timeout must be a positive number of seconds"]),
     ("negative Flower restart delay", "flower", {"flower_restart_sec": -5},
      ["flower_restart_sec must be 0 or more seconds, got -5"]),
+
     ("Flower unit name with a space", "flower", {"flower_service_name": "my flower"},
      ["flower_service_name must be a unit name", "got 'my flower'"]),
     ("empty flower credentials", "flower", {"flower_basic_auth": []},
@@ -344,3 +345,20 @@ def test_the_default_beat_host_is_the_first_of_its_group():
     view = HostView(base_vars(), host="w1", groups={"celery_workers": ["w1", "w2"], "celery_beat": ["w2"]})
     assert view["celery_beat_host"] == "w2"
     assert inputs.celery_beat_problems(view.evaluated("celery_beat_")) == []
+
+
+@pytest.mark.parametrize("role, units, message", [
+    ("celery_beat", ["rabbitmq-server"],
+     "celery_beat_after_units must be a list of unit names with their type (rabbitmq-server.service), "
+     "got ['rabbitmq-server']"),
+    ("flower", ["a.service b.service"], "flower_after_units must be a list of unit names with their type"),
+    ("celery_worker", "rabbitmq-server.service", "celery_worker_after_units must be a list of unit names"),
+    ("celery_worker", ["rabbitmq-server.service", "postgresql.service"], None),
+])
+def test_the_units_to_start_after_are_unit_names(role, units, message):
+    # The playbook passes them (vars/wiring.yml wins over the inventory), as a role's
+    # caller of its own would.
+    variables = HostView(base_vars()).evaluated(ROLES[role])
+    assert variables[f"{ROLES[role]}after_units"] == ["rabbitmq-server.service"]
+    found = inputs.FilterModule().filters()[f"{role}_problems"]({**variables, f"{ROLES[role]}after_units": units})
+    assert (found == []) if message is None else any(m.startswith(message) for m in found), found

@@ -29,6 +29,73 @@ def defaults(role: str) -> dict:
     return load(ROOT / "roles" / role / "defaults" / "main.yml")
 
 
+def yaml_strings(node):
+    """Every string of a YAML document (its values and keys; comments are gone)."""
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from yaml_strings(key)
+            yield from yaml_strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from yaml_strings(value)
+
+
+# The package the app role installs into every release: its module names are what the
+# playbook passes (celery_stack.app), not a path of the role.
+SHIPPED_PACKAGE = {"celery-stack", "celery_stack", "__init__.py", "__main__.py", "app.py", "loading.py",
+                   "settings.py", "pyproject.toml"}
+
+
+def owned_names(role: str) -> set[str]:
+    """What a role owns on a host: the files it ships or renders (by name) and its units."""
+    base = ROOT / "roles" / role
+    names = {p.name.removesuffix(".j2") for sub in ("files", "templates") if (base / sub).is_dir()
+             for p in (base / sub).rglob("*") if p.is_file()} - SHIPPED_PACKAGE
+    names |= {str(v) for k, v in defaults(role).items() if k.endswith("_service_name")}
+    for tasks in [*(base / "tasks").glob("*.yml"), *(base / "handlers").glob("*.yml")]:
+        for task in load(tasks) or []:
+            unit = (task.get("ansible.builtin.systemd_service") or {}).get("name")
+            if isinstance(unit, str) and "{{" not in unit:
+                names.add(unit)
+    return names
+
+
+def role_text(role: str):
+    """What a role does (tasks, handlers, vars, defaults, templates, programs), without its
+    comments and documentation."""
+    for path in sorted((ROOT / "roles" / role).rglob("*")):
+        if not path.is_file() or path.suffix == ".md" or "meta" in path.parts:
+            continue
+        if path.suffix == ".yml":
+            yield path, "\n".join(yaml_strings(load(path)))
+        else:
+            yield path, "\n".join(line for line in path.read_text().splitlines() if not line.lstrip().startswith("#"))
+
+
+def test_the_ownership_check_sees_the_units_and_files_of_each_role():
+    assert {"rabbitmq-server", "rabbitmq.conf"} <= owned_names("rabbitmq")
+    assert {"celery-worker", "worker_gate.py", "celery-worker.service"} <= owned_names("celery_worker")
+    assert {"celery-unit.conf", "stale_units.py"} <= owned_names("celery_unit")
+    assert {"celery.env", "rollback.py"} <= owned_names("celery_app")
+
+
+@pytest.mark.parametrize("role", ROLES + INTERNAL)
+def test_no_role_names_another_roles_files_or_units(role):
+    """A role that wrote another's unit name or file path would break when that role's
+    layout changes, and no variable check would notice: the playbook passes such names."""
+    found = []
+    for other in ROLES + INTERNAL:
+        if other == role:
+            continue
+        for name in owned_names(other):
+            pattern = re.compile(rf"(?<![\w.-]){re.escape(name)}(?![\w-])")
+            found += [f"{path.relative_to(ROOT)} names {other}'s {name}"
+                      for path, text in role_text(role) if pattern.search(text)]
+    assert found == []
+
+
 def test_there_are_six_roles_and_one_shared_by_the_units():
     assert ROLES == ["celery_app", "celery_beat", "celery_worker", "flower", "pki", "rabbitmq"]
     assert INTERNAL == ["celery_unit"]

@@ -86,6 +86,11 @@ def unit_problems(v: dict, prefix: str) -> list[str]:
         found.append(f"{stop} must be a positive number of seconds, got {v[stop]}")
     if restart in v and (number(v[restart]) or 0) < 0:
         found.append(f"{restart} must be 0 or more seconds, got {v[restart]}")
+    after = f"{prefix}after_units"
+    if after in v:
+        units = v[after]
+        if not isinstance(units, (list, tuple)) or any(not UNIT_NAME.match(str(u)) or "." not in str(u) for u in units):
+            found.append(f"{after} must be a list of unit names with their type (rabbitmq-server.service), got {units}")
     return found
 
 

@@ -1,7 +1,8 @@
 """Releases, as an operator deploys them: new code reaches the workers even when its
-version number did not change (a source tree, a rebuilt wheel, a moved git ref), a
-release that fails its deploy gate leaves the previous one serving, one command rolls
-back, and a converge cut off in the middle is finished by the next one.
+version number did not change (a source tree, a rebuilt wheel, a moved git ref), the
+converge after a deploy changes nothing, a release (code or settings) that fails its
+deploy gate leaves the previous one serving, one command rolls back, and a converge cut
+off in the middle is finished by the next one.
 
 Every variant of the bundled app carries the task release_marker, which returns a text
 naming the variant: what it returns through the deployed worker is the code it runs.
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (GROUPS, ROOT, app_python, base_vars, build_wheel, docker, git, publish, run_playbook,
+from conftest import (GROUPS, ROOT, app_python, base_vars, build_wheel, docker, git, publish, recap, run_playbook,
                       start_container, write_inventory)
 
 APP = "test_celery"
@@ -100,6 +101,27 @@ def test_a_changed_tree_of_the_same_version_is_deployed_and_restarts_the_units(h
     assert host.sh("systemctl show -P InvocationID celery-worker") != worker_before
     # The worker copied the newest release when it started.
     assert host.sh(f"cat /run/celery-worker/{APP}.release") == host.sh(f"cat {HOME}/{APP}.release")
+    # Nothing of the deploy is left to do or to clear.
+    again = converged(host.converge(celery_app_src_path=str(host.sources / "second")))
+    assert recap(again, host.name)["changed"] == 0, again.stdout[-3000:]
+
+
+def test_settings_that_fail_their_gate_are_put_back(host):
+    settings = host.sh("md5sum /etc/test_celery/celery.env")
+    recorded = host.sh(f"cat {HOME}/{APP}.release")
+    # The same code, settings with which every unit's Python fails to start.
+    result = host.converge(celery_app_src_path=str(host.sources / "second"),
+                           celery_app_environment={"PYTHONHOME": "/nonexistent"})
+    flat = " ".join(result.stdout.split())
+    assert result.returncode != 0
+    assert "Deploy gate: celery-worker.service did not pass" in flat
+    assert "Rollback: switched" in flat
+    assert host.sh("md5sum /etc/test_celery/celery.env") == settings
+    assert host.sh(f"cat {HOME}/{APP}.release") == recorded
+    assert host.marker() == "second"
+    # Restarted on the settings put back: no unit runs the refused ones.
+    assert host.sh(f"cat /run/celery-worker/{APP}.release") == recorded
+    assert host.sh("systemctl is-active celery-worker flower").split() == ["active", "active"]
 
 
 def test_a_rebuilt_wheel_of_the_same_version_is_deployed(host):
@@ -138,7 +160,7 @@ def test_a_release_that_fails_its_gate_leaves_the_previous_one_serving(host):
     assert result.returncode != 0
     assert "Deploy gate: celery-worker.service did not pass" in flat
     assert "RuntimeError: this release cannot start" in flat
-    assert f"Rollback: switched {HOME}/venv from release" in flat
+    assert f"Rollback: switched {HOME}/venv back to release {serving.split('/')[-1]}" in flat
     assert host.release() == serving
     assert host.marker() == code
     assert host.sh("systemctl is-active celery-worker flower").split() == ["active", "active"]
@@ -183,9 +205,8 @@ def test_a_converge_cut_off_after_the_build_is_finished_by_the_next_one(host):
 
 def test_old_releases_are_removed_beyond_the_ones_kept(host):
     # Ten releases were made above; the three newest complete ones stay, and the current
-    # one and the one it replaced are never removed.
+    # one and the one it replaced are never removed. Nothing but releases is kept about them.
     releases = host.sh(f"ls {HOME}/releases").split()
-    current = host.release().split("/")[-1]
-    previous = host.sh(f"cat {HOME}/releases/{current}/.previous")
-    assert current in releases and previous in releases
+    assert host.release().split("/")[-1] in releases
     assert len(releases) <= 3 + 2, releases
+    assert host.sh(f"ls {HOME}").split() == ["releases", f"{APP}.release", "venv"]
