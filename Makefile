@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help demo demo-clean test lint unit collection collection-test integration bench molecule molecule-scenario images engine browser venv clean
+.PHONY: help demo demo-clean test lint unit docs collection collection-test integration bench molecule molecule-scenario images engine browser venv clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ lint: venv ## yamllint, ansible-lint (production profile), secret scan, syntax o
 
 unit: venv collection ## the app's pytest suite, every input rule and bad input, the roles' own checks, the benchmark parsers
 	$(BIN)/pytest -q app/tests tests bench/tests --ignore=tests/integration
+
+docs: venv ## the role READMEs' variable tables, from the argument specs (make unit fails when they are stale)
+	$(BIN)/python scripts/docs.py
 
 collection: venv ## the roles as the collection celery_stack.deploy, in build/collection/
 	$(BIN)/ansible-galaxy collection build --output-path build/collection --force
