@@ -20,6 +20,7 @@ import re
 from pathlib import Path
 
 from ansible_collections.celery_stack.deploy.plugins.module_utils.listeners import broker_listeners
+from ansible_collections.celery_stack.deploy.plugins.module_utils.shapes import app_users
 
 DOCUMENTATION = """
 name: flower_problems
@@ -373,11 +374,9 @@ def rabbitmq_problems(v: dict, cluster_nodes: list, cookies: list, inventory_hos
     vhosts = list(v["rabbitmq_vhosts"])
     users = list(v["rabbitmq_users"])
     own_names = [u.get("name") for u in users]
-    # The apps' accounts in the shape of rabbitmq_users (the role's __rabbitmq_app_users).
-    app_users = [{"name": a.get("user"), "password": a.get("password"), "tags": a.get("tags") or [],
-                  "permissions": [{"vhost": a.get("vhost"), "configure": a.get("configure", ".*"),
-                                   "write": a.get("write", ".*"), "read": a.get("read", ".*")}]} for a in accounts]
-    declared = users + [u for u in app_users if u["name"] not in own_names]
+    # The apps' accounts in the shape of rabbitmq_users, as the role declares them.
+    apps = app_users(accounts)
+    declared = users + [u for u in apps if u["name"] not in own_names]
     vhost_names = [str(h.get("name", "")) for h in vhosts]
     if any(not re.match(r"^\S+$", n) for n in vhost_names):
         found.append(f"rabbitmq_vhosts[].name must be a non-empty name without spaces, got {vhost_names}")
@@ -400,7 +399,7 @@ def rabbitmq_problems(v: dict, cluster_nodes: list, cookies: list, inventory_hos
     # An entry of rabbitmq_users for an app's user must say exactly what the app's account
     # says, or the two would take turns on the broker. What differs is named, never a value.
     conflicts = []
-    for app in app_users:
+    for app in apps:
         wanted = app["permissions"][0]
         for own in (u for u in users if u.get("name") == app["name"]):
             granted = next((p for p in own.get("permissions") or [] if p.get("vhost") == wanted["vhost"]), {})
