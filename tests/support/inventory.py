@@ -13,6 +13,9 @@ FLOWER_PASSWORD = f" {secrets.token_hex(8)}{NASTY}{secrets.token_hex(8)} "
 # The monitoring user's password goes into Flower's management API URL as written, which
 # cannot hold / ? # % [ ] or white space (the flower role's README says why).
 MONITOR_PASSWORD = f"{secrets.token_hex(8)}$HOME${{PATH}}`id`$(id)\"q'q\\b:colon@at;semi&amp|pipe{secrets.token_hex(4)}"
+# The same for every inventory of the run: a cookie that changed between two converges
+# would restart the broker (and make a second converge report changes).
+ERLANG_COOKIE = secrets.token_hex(20)
 GROUPS = ("rabbitmq", "celery_workers", "celery_beat", "flower")
 
 
@@ -27,7 +30,7 @@ def base_vars() -> dict:
             "tags": ["monitoring"],
             "permissions": [{"vhost": "doky_host", "configure": "^$", "write": "^$", "read": "^$"}],
         }],
-        "rabbitmq_erlang_cookie": secrets.token_hex(20),
+        "rabbitmq_erlang_cookie": ERLANG_COOKIE,
         "celery_app_broker_user": "doky",
         "celery_app_broker_vhost": "doky_host",
         "celery_app_broker_password": BROKER_PASSWORD,
