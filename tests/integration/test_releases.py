@@ -124,6 +124,24 @@ def test_settings_that_fail_their_gate_are_put_back(host):
     assert host.sh("systemctl is-active celery-worker flower").split() == ["active", "active"]
 
 
+def test_a_later_play_whose_gate_fails_puts_every_unit_back(host):
+    """The worker and beat pass their gates on the new settings in their plays; Flower's,
+    in the last play, fails (it serves under another path). Every unit of the host ends on
+    the release put back, not only Flower."""
+    recorded = host.sh(f"cat {HOME}/{APP}.release")
+    result = host.converge(celery_app_src_path=str(host.sources / "second"),
+                           celery_app_environment={"FLOWER_URL_PREFIX": "elsewhere"})
+    flat = " ".join(result.stdout.split())
+    assert result.returncode != 0
+    assert "Deploy gate: flower.service did not pass" in flat
+    assert "Deploy gate: celery-worker.service" not in flat
+    assert "Rollback: switched" in flat
+    assert host.sh(f"cat {HOME}/{APP}.release") == recorded
+    for unit in ("celery-worker", "celery-beat", "flower"):
+        assert host.sh(f"cat /run/{unit}/{APP}.release") == recorded, unit
+    assert host.sh("systemctl is-active celery-worker celery-beat flower").split() == ["active"] * 3
+    assert host.marker() == "second"
+
 def test_a_rebuilt_wheel_of_the_same_version_is_deployed(host):
     one = build_wheel(variant(host.sources, "wheel one"), host.sources / "dist-one")
     two = build_wheel(variant(host.sources, "wheel two"), host.sources / "dist-two")
