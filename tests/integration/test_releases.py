@@ -106,19 +106,26 @@ def test_a_changed_tree_of_the_same_version_is_deployed_and_restarts_the_units(h
     assert recap(again, host.name)["changed"] == 0, again.stdout[-3000:]
 
 
+def refused_settings(host, environment: dict) -> str:
+    """Converge the serving code ("second") with settings that fail a deploy gate; returns
+    the run's output on one line, after checking that it failed and put the release back."""
+    recorded = host.sh(f"cat {HOME}/{APP}.release")
+    result = host.converge(celery_app_src_path=str(host.sources / "second"), celery_app_environment=environment)
+    flat = " ".join(result.stdout.split())
+    assert result.returncode != 0
+    assert "Rollback: switched" in flat
+    assert host.sh(f"cat {HOME}/{APP}.release") == recorded
+    assert host.marker() == "second"
+    return flat
+
+
 def test_settings_that_fail_their_gate_are_put_back(host):
     settings = host.sh("md5sum /etc/test_celery/celery.env")
     recorded = host.sh(f"cat {HOME}/{APP}.release")
     # The same code, settings with which every unit's Python fails to start.
-    result = host.converge(celery_app_src_path=str(host.sources / "second"),
-                           celery_app_environment={"PYTHONHOME": "/nonexistent"})
-    flat = " ".join(result.stdout.split())
-    assert result.returncode != 0
+    flat = refused_settings(host, {"PYTHONHOME": "/nonexistent"})
     assert "Deploy gate: celery-worker.service did not pass" in flat
-    assert "Rollback: switched" in flat
     assert host.sh("md5sum /etc/test_celery/celery.env") == settings
-    assert host.sh(f"cat {HOME}/{APP}.release") == recorded
-    assert host.marker() == "second"
     # Restarted on the settings put back: no unit runs the refused ones.
     assert host.sh(f"cat /run/celery-worker/{APP}.release") == recorded
     assert host.sh("systemctl is-active celery-worker flower").split() == ["active", "active"]
@@ -129,18 +136,13 @@ def test_a_later_play_whose_gate_fails_puts_every_unit_back(host):
     in the last play, fails (it serves under another path). Every unit of the host ends on
     the release put back, not only Flower."""
     recorded = host.sh(f"cat {HOME}/{APP}.release")
-    result = host.converge(celery_app_src_path=str(host.sources / "second"),
-                           celery_app_environment={"FLOWER_URL_PREFIX": "elsewhere"})
-    flat = " ".join(result.stdout.split())
-    assert result.returncode != 0
+    flat = refused_settings(host, {"FLOWER_URL_PREFIX": "elsewhere"})
     assert "Deploy gate: flower.service did not pass" in flat
     assert "Deploy gate: celery-worker.service" not in flat
-    assert "Rollback: switched" in flat
-    assert host.sh(f"cat {HOME}/{APP}.release") == recorded
     for unit in ("celery-worker", "celery-beat", "flower"):
         assert host.sh(f"cat /run/{unit}/{APP}.release") == recorded, unit
     assert host.sh("systemctl is-active celery-worker celery-beat flower").split() == ["active"] * 3
-    assert host.marker() == "second"
+
 
 def test_a_rebuilt_wheel_of_the_same_version_is_deployed(host):
     one = build_wheel(variant(host.sources, "wheel one"), host.sources / "dist-one")
