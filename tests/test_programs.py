@@ -90,14 +90,16 @@ def test_the_worker_gate_fails_on_an_app_it_cannot_load(tmp_path):
 # --- Beat's gate ---------------------------------------------------------------------
 
 FAKE_SYSTEMCTL = """#!/bin/sh
-# systemctl show UNIT --property=ActiveState --property=MainPID, from the test's files:
-# the states it answers in turn, one per call.
+# systemctl show UNIT --property=ActiveState --property=MainPID ..., from the test's
+# files: the states ("STATE PID [START_USEC]") it answers in turn, one per call.
 n=$(cat "$FAKE_DIR/calls" 2>/dev/null || echo 0)
 echo $((n + 1)) > "$FAKE_DIR/calls"
 line=$(sed -n "$((n + 1))p" "$FAKE_DIR/states")
 [ -n "$line" ] || line=$(tail -n 1 "$FAKE_DIR/states")
-echo "ActiveState=${line% *}"
-echo "MainPID=${line#* }"
+set -- $line
+echo "ActiveState=$1"
+echo "MainPID=$2"
+echo "ExecMainStartTimestampMonotonic=${3:-0}"
 """
 
 
@@ -121,6 +123,7 @@ def beat(tmp_path):
         if pidfile_text is not None:
             pidfile.write_text(pidfile_text)
         return run(BEAT_GATE, "gateapp.app", "celery-beat", str(pidfile), cwd=tmp_path, env=env)
+    gate.dir = tmp_path
     return gate
 
 
@@ -145,6 +148,26 @@ def test_beat_gate_waits_for_the_process_to_write_its_pidfile(beat):
 def test_beat_gate_fails_a_beat_restarted_under_it(beat):
     result = beat(["active 4242", "active 4343"], "4242")
     assert (result.returncode, result.stderr.strip()) == (1, "celery-beat: process 4242 did not stay up")
+
+
+def test_beat_gate_fails_a_beat_restarted_under_it_even_after_a_long_run(beat):
+    # Up for a minute: no more waiting, but the process is still asked again.
+    started = int((time.monotonic() - 60) * 1e6)
+    result = beat([f"active 4242 {started}", f"active 4343 {started}"], "4242")
+    assert (result.returncode, result.stderr.strip()) == (1, "celery-beat: process 4242 did not stay up")
+    assert (beat.dir / "calls").read_text().strip() == "2"
+
+
+def test_beat_gate_waits_only_until_the_process_has_run_two_seconds():
+    sys.path.insert(0, str(BEAT_GATE.parent))
+    try:
+        from beat_gate import still_to_wait
+    finally:
+        sys.path.pop(0)
+    assert still_to_wait(str(int(10e6)), 70.0) == 0.0
+    assert still_to_wait(str(int(69.5e6)), 70.0) == 1.5
+    # No start time known, or a clock that looks backwards: the whole two seconds.
+    assert still_to_wait("0", 70.0) == still_to_wait("", 70.0) == still_to_wait(str(int(80e6)), 70.0) == 2.0
 
 
 def test_beat_gate_names_the_broker_it_cannot_reach(beat):
