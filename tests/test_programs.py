@@ -27,6 +27,7 @@ FLOWER_GATE = ROOT / "roles" / "flower" / "files" / "flower_gate.py"
 PRUNE = ROOT / "roles" / "celery_app" / "files" / "prune_releases.py"
 STALE_UNITS = ROOT / "roles" / "celery_unit" / "files" / "stale_units.py"
 ROLLBACK = ROOT / "roles" / "celery_app" / "files" / "rollback.py"
+PACK = ROOT / "roles" / "celery_app" / "files" / "pack_tree.py"
 
 APP_MODULE = '''
 from celery import Celery
@@ -243,6 +244,36 @@ def test_flower_gate_fails_when_nothing_listens():
     result = run(FLOWER_GATE, f"http://127.0.0.1:{free_port()}/", env=dict(os.environ, FLOWER_BASIC_AUTH="a:b"))
     assert result.returncode == 1
     assert "Connection refused" in result.stderr
+
+
+# --- Shipping a build's files ------------------------------------------------------
+
+def test_a_shipped_tree_unpacks_as_root_with_its_directories_and_contents(tmp_path):
+    import tarfile
+    (tmp_path / "src" / "pkg").mkdir(parents=True)
+    (tmp_path / "src" / "pkg" / "mod.py").write_text("X = 1\n")
+    (tmp_path / "src" / "pyproject.toml").write_text("[project]\n")
+    (tmp_path / "src" / "pkg" / "mod.py").chmod(0o600)
+    files = [{"src": str(tmp_path / "src" / "pkg" / "mod.py"), "path": "pkg/mod.py", "state": "file"},
+             {"src": str(tmp_path / "src" / "pyproject.toml"), "path": "pyproject.toml", "state": "file"}]
+    archive = tmp_path / "files.tar"
+    result = subprocess.run([sys.executable, str(PACK), str(archive)], input=json.dumps(files), text=True,
+                            capture_output=True)
+    assert result.returncode == 0, result.stderr
+    with tarfile.open(archive) as tar:
+        members = {m.name: (m.isdir(), oct(m.mode), m.uid, m.gid) for m in tar.getmembers()}
+        assert members == {"pkg": (True, "0o755", 0, 0), "pkg/mod.py": (False, "0o644", 0, 0),
+                           "pyproject.toml": (False, "0o644", 0, 0)}
+        tar.extractall(tmp_path / "out", filter="data")
+    assert (tmp_path / "out" / "pkg" / "mod.py").read_text() == "X = 1\n"
+
+
+def test_a_path_leaving_the_tree_is_refused(tmp_path):
+    (tmp_path / "f").write_text("x")
+    for path in ("../f", "/etc/f"):
+        result = subprocess.run([sys.executable, str(PACK), str(tmp_path / "x.tar")], text=True, capture_output=True,
+                                input=json.dumps([{"src": str(tmp_path / "f"), "path": path}]))
+        assert result.returncode != 0 and f"{path}: not a path inside the tree" in result.stderr
 
 
 # --- Releases on disk ----------------------------------------------------------------
