@@ -73,6 +73,15 @@ def test_the_worker_gate_expands_the_node_name_and_fails_when_no_worker_answers(
     assert result.stdout.strip() == f"celery@{socket.gethostname()}: no answer to ping"
 
 
+def test_the_worker_gate_asks_again_within_the_time_it_is_given(tmp_path):
+    # A worker still starting is asked again in the same process, not failed at once.
+    result = run(WORKER_GATE, "gateapp.app", "celery@w1", "--within", "2", cwd=app_dir(tmp_path, "memory://"))
+    assert result.returncode == 1
+    line = result.stdout.strip()
+    assert line.startswith("celery@w1: no answer to ping (") and line.endswith(" tries in 2 s)")
+    assert int(line.split("(")[1].split()[0]) >= 2
+
+
 def test_the_worker_gate_names_the_node_and_the_error_when_the_broker_is_away(tmp_path):
     broker, account = away_broker()
     result = run(WORKER_GATE, "gateapp.app", "reports@worker1", cwd=app_dir(tmp_path, broker))
