@@ -43,11 +43,15 @@ integration: venv images ## fresh containers: bad inputs end to end, check mode,
 collection-test: venv images ## the built collection installed offline and converged on a fresh container
 	$(BIN)/pytest -q tests/integration/test_collection.py
 
+# Named as well as found: Molecule looks for .config/molecule/config.yml at the top of a
+# git checkout only, and a tree without .git must have it too.
+MOLECULE := $(BIN)/molecule --base-config .config/molecule/config.yml
+
 molecule: venv images browser ## every Molecule scenario, both Debian releases
-	for s in $$(ls molecule); do $(BIN)/molecule test -s $$s || exit 1; done
+	for s in $$(ls molecule); do $(MOLECULE) test -s $$s || exit 1; done
 
 molecule-scenario: venv images browser
-	$(BIN)/molecule test -s $(SCENARIO)
+	$(MOLECULE) test -s $(SCENARIO)
 
 bench: venv engine ## the performance figures against the demo container (not part of test)
 	bench/run.sh

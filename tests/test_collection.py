@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ROLES = ["celery_app", "celery_beat", "celery_unit", "celery_worker", "flower", "pki", "rabbitmq"]
 # Never in the tarball, wherever they are (fnmatch, "*" crosses "/").
 FORBIDDEN = [
-    ".venv/*", ".git/*", ".git", ".ci/*", ".pytest_cache*", "*/.pytest_cache*", "molecule/*", "tests/*", "app/tests/*",
+    ".venv/*", ".git/*", ".git", ".ci/*", ".config/*", ".pytest_cache*", "*/.pytest_cache*", "molecule/*", "tests/*", "app/tests/*",
     "artifacts/*", "bench/*", "inventory/*", "*/.secrets/*", "*.egg-info*", "*__pycache__*", "*.pyc",
     "build/*", "dist/*", "scripts/*", "docs/*", "Makefile", "ansible.cfg", "site.yml", "requirements*.txt",
     ".ansible-lint", ".yamllint", ".gitignore", ".secrets.baseline", "galaxy.yml", "*.tar.gz",

@@ -65,7 +65,7 @@ def run_molecule(cfg) -> tuple[str, float, Path, int]:
     lines = []
     start = time.monotonic()
     with open(log, "w", encoding="utf-8") as out:
-        proc = subprocess.Popen(["molecule", "test", "-s", cfg.molecule_scenario], cwd=ROOT,
+        proc = subprocess.Popen(["molecule", "--base-config", ".config/molecule/config.yml", "test", "-s", cfg.molecule_scenario], cwd=ROOT,
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, errors="replace", bufsize=1)
         for line in proc.stdout:
