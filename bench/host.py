@@ -8,12 +8,15 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from support import systemd_host  # noqa: E402
 
 
 class BenchError(Exception):
@@ -73,32 +76,15 @@ def container_running(name: str) -> bool:
     return state.stdout.strip() == "true"
 
 
-# What boots systemd as PID 1 on these machines without --privileged, which they refuse
-# (the recipe of scripts/demo.sh, README "Containers").
-SYSTEMD_FLAGS = ("--cap-add", "SYS_ADMIN", "--cgroupns", "host",
-                 "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-                 "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
-                 "--stop-signal", "SIGRTMIN+3")
-
-
 def start_container(name: str, image: str, *options: str, boot_timeout: float = 60) -> Host:
     """A container named `name` (its host name too) from `image`, systemd as PID 1, with
-    further `docker run` options; returned once systemd has finished booting."""
-    proc = subprocess.run(["docker", "run", "-d", "--name", name, "--hostname", name,
-                           *SYSTEMD_FLAGS, *options, image, "/lib/systemd/systemd"],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise BenchError(f"docker run {name} exited {proc.returncode}: {proc.stderr.strip()}")
-    host = Host(name)
-    deadline = time.monotonic() + boot_timeout
-    state = ""
-    while time.monotonic() < deadline:
-        state = host.run("systemctl", "is-system-running", check=False).stdout.strip()
-        if state in ("running", "degraded"):
-            return host
-        time.sleep(0.5)
-    raise BenchError(f"{name}: systemd did not finish booting in {boot_timeout:.0f} s "
-                     f"(state {state or 'unknown'})")
+    further `docker run` options (tests/support/systemd_host.py, as the tests start theirs);
+    returned once systemd has finished booting."""
+    try:
+        systemd_host.start(name, image, *options, boot_timeout=boot_timeout)
+    except systemd_host.BootError as error:
+        raise BenchError(str(error)) from error
+    return Host(name)
 
 
 def run_site(inventory: Path, log: Path, env: dict[str, str] | None = None,

@@ -17,14 +17,8 @@ up() {
   scripts/build-image.sh 12 "$image"
   if [ -z "$(docker ps -aq --filter "name=^${name}$")" ]; then
     log "starting container $name from $image"
-    # The recipe that boots systemd without --privileged (see README, "Containers").
-    docker run -d --name "$name" --hostname "$name" \
-      --cap-add SYS_ADMIN --cgroupns host \
-      -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
-      --tmpfs /run --tmpfs /run/lock --tmpfs /tmp \
-      --stop-signal SIGRTMIN+3 \
-      -p "127.0.0.1:${flower_port}:5555" \
-      "$image" /lib/systemd/systemd >/dev/null
+    # The one way the tests, the bench and the demo start a host (systemd without --privileged).
+    python3 tests/support/systemd_host.py "$name" "$image" -p "127.0.0.1:${flower_port}:5555"
   else
     log "reusing container $name"
     docker start "$name" >/dev/null

@@ -6,7 +6,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -46,7 +45,7 @@ def host_state(name: str) -> dict:
 # The inventory every test starts from (tests/support/inventory.py), on a container.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from support.inventory import BROKER_PASSWORD, FLOWER_PASSWORD, GROUPS, MONITOR_PASSWORD, NASTY  # noqa: E402,F401
-from support import inventory  # noqa: E402
+from support import inventory, systemd_host  # noqa: E402
 
 
 def base_vars() -> dict:
@@ -73,19 +72,8 @@ def run_playbook(inventory, playbook, *options):
 
 
 def start_container(prefix: str) -> str:
-    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    docker(
-        "run", "-d", "--name", name, "--hostname", name,
-        "--cap-add", "SYS_ADMIN", "--cgroupns", "host",
-        "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-        "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
-        IMAGE, "/lib/systemd/systemd",
-    )
-    for _ in range(120):
-        state = docker("exec", name, "systemctl", "is-system-running", check=False).stdout.strip()
-        if state in ("running", "degraded"):
-            break
-        time.sleep(0.5)
+    """A booted Debian 12 host (tests/support/systemd_host.py), marked as unchanged so far."""
+    name = systemd_host.start(f"{prefix}-{uuid.uuid4().hex[:8]}", IMAGE)
     docker("exec", name, "touch", MARKER)
     return name
 
