@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# make test: lint and unit first, then the container stages in two lanes side by side:
-# the integration suite in one, the Molecule scenarios and the collection's converge one
-# after another in the other. Those stages spend most of their time waiting (apt and pip
-# inside containers, deploy gates, tasks that sleep), so two lanes on two cores finish
-# well before one would.
+# make test: lint and unit first, then the container stages in three lanes side by side.
+# Those stages spend much of their time waiting (apt and pip inside containers, Erlang
+# starting, deploy gates, tasks that sleep), so three lanes on two cores finish well
+# before one would. Each lane holds about a third of the work (times of one run: the
+# README's test table):
+#   1. Molecule cluster, then the own app's integration tests;
+#   2. Molecule default (with its fault cases), then the host lifecycle tests;
+#   3. the releases and the bad inputs, then the collection's converge.
 # TEST_LANES=1 runs everything in one lane.
 #
 # Every stage runs even when an earlier one failed, so one run shows all problems. Each
 # output line carries its stage's name; the last line counts stages as
 # "N passed, N failed" and the exit code is non-zero when any failed.
 set -uo pipefail
+self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$0")/.."
 
 results=$(mktemp -d)
@@ -26,29 +30,50 @@ stage() {
   verdict=passed
   [ "$status" -eq 0 ] || verdict=FAILED
   printf '==> [%s] %s in %ss\n' "$name" "$verdict" $(( $(date +%s) - t0 ))
-  # One short line per append, so the two lanes never interleave inside a line.
+  # One short line per append, so the lanes never interleave inside a line.
   printf '%s\t%s\n' "$verdict" "$name" >> "$results/stages"
 }
 
-molecule_lane() {
-  local scenario
-  # The cluster scenario is the longest: it starts first.
-  for scenario in cluster $(ls molecule | grep -vx cluster); do
-    stage "molecule $scenario" make --no-print-directory molecule-scenario SCENARIO="$scenario"
-  done
-  # The collection's own converge: in this lane, which is the shorter one without it.
+integration() {
+  local name=$1; shift
+  stage "integration $name" make --no-print-directory integration INTEGRATION="$*"
+}
+
+lane1() {
+  stage "molecule cluster" make --no-print-directory molecule-scenario SCENARIO=cluster
+  integration own-app tests/integration/test_own_app.py
+}
+
+lane2() {
+  stage "molecule default" make --no-print-directory molecule-scenario SCENARIO=default
+  integration lifecycle tests/integration/test_lifecycle.py
+}
+
+lane3() {
+  integration releases tests/integration/test_releases.py tests/integration/test_bad_input.py
   stage collection make --no-print-directory collection-test
 }
 
+# Every scenario and every integration file has a lane: a new one must be added above.
+for scenario in $(ls molecule); do
+  grep -q "SCENARIO=$scenario\b" "$self" || { echo "scripts/test.sh: molecule/$scenario is in no lane" >&2; exit 1; }
+done
+for file in tests/integration/test_*.py; do
+  [ "$file" = tests/integration/test_collection.py ] && continue
+  grep -q "$file" "$self" || { echo "scripts/test.sh: $file is in no lane" >&2; exit 1; }
+done
+
 stage lint make --no-print-directory lint
 stage unit make --no-print-directory unit
-if [ "${TEST_LANES:-2}" -ge 2 ]; then
-  molecule_lane &
-  stage integration make --no-print-directory integration
+if [ "${TEST_LANES:-3}" -ge 2 ]; then
+  lane1 &
+  lane2 &
+  lane3
   wait
 else
-  stage integration make --no-print-directory integration
-  molecule_lane
+  lane1
+  lane2
+  lane3
 fi
 
 passed=$(grep -c '^passed' "$results/stages")
