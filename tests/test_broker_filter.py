@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import secrets
+import sys
 from pathlib import Path
 
 from support.plugins import load, load_filter
@@ -14,6 +15,7 @@ PLUGINS = Path(__file__).resolve().parent.parent / "plugins"
 broker = load_filter("broker").FilterModule().filters()
 info = load("rabbitmq_definitions_info", PLUGINS / "modules" / "rabbitmq_definitions_info.py")
 pending, conflicts = broker["rabbitmq_pending"], broker["rabbitmq_queue_conflicts"]
+passwords = sys.modules["ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_passwords"]
 
 # Made up for each run: the secret scan finds no written credential.
 WORD, OTHER = secrets.token_hex(6), secrets.token_hex(6)
@@ -74,6 +76,16 @@ def test_the_read_holds_no_password_hash_and_checks_each_wanted_password():
     assert read(passwords={"app": OTHER})["users"]["app"]["password_matches"] is False
     # No wanted password given: never a match, so the role sets it.
     assert read(passwords={})["users"]["app"]["password_matches"] is False
+
+
+def test_a_hash_the_setter_makes_is_one_the_reader_matches_in_every_algorithm():
+    # rabbitmq_user_password writes what rabbitmq_definitions_info then compares.
+    for algorithm in passwords.HASHES:
+        user = {"password_hash": passwords.salted_hash(algorithm, WORD), "hashing_algorithm": algorithm}
+        assert passwords.matches(user, WORD) and not passwords.matches(user, OTHER)
+    # A stored value that is not base64 at all.
+    assert not passwords.matches({"password_hash": secrets.token_hex(3) + "!", "hashing_algorithm": None}, WORD)
+    assert not passwords.matches({"password_hash": salted(WORD), "hashing_algorithm": "rabbit_password_hashing_x"}, WORD)
 
 
 def test_tags_written_as_a_string_by_older_brokers_read_as_a_list():

@@ -40,22 +40,7 @@ options:
     description: Seconds to wait for the node to come back after the join.
     type: int
     default: 120
-  bindir:
-    description: Where RabbitMQ's own CLI tools are (not Debian's shell wrappers).
-    type: path
-    default: /usr/lib/rabbitmq/bin
-  run_as:
-    description: Account the CLI runs as (it needs that account's Erlang cookie).
-    type: str
-    default: rabbitmq
-  home:
-    description: Home directory of that account, where the Erlang cookie is.
-    type: path
-    default: /var/lib/rabbitmq
-  timeout:
-    description: Seconds one CLI call may take.
-    type: int
-    default: 30
+extends_documentation_fragment: [celery_stack.deploy.rabbitmq_cli]
 """
 
 RETURN = r"""

@@ -12,13 +12,11 @@ The users' salted password hashes never leave this module: the wanted passwords 
 run as plugins/module_utils/rabbitmq_cli.py describes, so no shell sees an argument.
 """
 
-import base64
-import hashlib
-import hmac
 import json
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_cli import CLI_OPTIONS, Cli
+from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_passwords import matches
 
 DOCUMENTATION = r"""
 module: rabbitmq_definitions_info
@@ -37,22 +35,7 @@ options:
       C(available: false) (a broker that is stopped, or not installed yet).
     type: bool
     default: true
-  bindir:
-    description: Where RabbitMQ's own CLI tools are (not Debian's shell wrappers).
-    type: path
-    default: /usr/lib/rabbitmq/bin
-  run_as:
-    description: Account the CLI runs as (it needs that account's Erlang cookie).
-    type: str
-    default: rabbitmq
-  home:
-    description: Home directory of that account, where the Erlang cookie is.
-    type: path
-    default: /var/lib/rabbitmq
-  timeout:
-    description: Seconds the rabbitmqctl call may take.
-    type: int
-    default: 30
+extends_documentation_fragment: [celery_stack.deploy.rabbitmq_cli]
 """
 
 EXAMPLES = r"""
@@ -94,28 +77,6 @@ queues:
   returned: always
 """
 
-HASHES = {
-    "rabbit_password_hashing_sha256": hashlib.sha256,
-    "rabbit_password_hashing_sha512": hashlib.sha512,
-    "rabbit_password_hashing_md5": hashlib.md5,
-}
-
-
-def password_matches(user: dict, password) -> bool:
-    """RabbitMQ stores base64(salt + H(salt + password)) with a 4-byte salt."""
-    if password is None:
-        return False
-    algorithm = HASHES.get(user.get("hashing_algorithm") or "rabbit_password_hashing_sha256")
-    try:
-        stored = base64.b64decode(user.get("password_hash") or "")
-    except ValueError:
-        return False
-    if algorithm is None or len(stored) <= 4:
-        return False
-    salt = stored[:4]
-    return hmac.compare_digest(stored, salt + algorithm(salt + password.encode("utf-8")).digest())
-
-
 def tags(value) -> list:
     """A list since RabbitMQ 3.9, a comma-separated string before."""
     if isinstance(value, str):
@@ -132,7 +93,7 @@ def summary(definitions: dict, passwords: dict) -> dict:
     return {
         "vhosts": sorted(vhost["name"] for vhost in definitions.get("vhosts", [])),
         "users": {
-            user["name"]: {"tags": tags(user.get("tags")), "password_matches": password_matches(user, passwords.get(user["name"]))}
+            user["name"]: {"tags": tags(user.get("tags")), "password_matches": matches(user, passwords.get(user["name"]))}
             for user in definitions.get("users", [])
         },
         "permissions": [

@@ -16,9 +16,6 @@ in its home), holds the salted hash and never the password, and is removed right
 run as plugins/module_utils/rabbitmq_cli.py describes, so no shell ever sees an argument. Tags and permissions are left to community.rabbitmq.rabbitmq_user.
 """
 
-import base64
-import hashlib
-import hmac
 import json
 import os
 import tempfile
@@ -26,6 +23,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_cli import CLI_OPTIONS, Cli
+from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_passwords import DEFAULT_HASHING, HASHES, matches, salted_hash
 
 DOCUMENTATION = r"""
 module: rabbitmq_user_password
@@ -34,6 +32,7 @@ description:
   - Creates the user when it does not exist (no tags, no permissions) and sets its password
     when the stored salted hash does not match; only a salted hash of the password leaves
     the module, through a private file that is removed at once.
+  - C(timeout) also bounds the wait until an import has taken effect.
 options:
   name:
     description: User name.
@@ -43,22 +42,7 @@ options:
     description: The password; any characters.
     type: str
     required: true
-  bindir:
-    description: Where RabbitMQ's own CLI tools are (not Debian's shell wrappers).
-    type: path
-    default: /usr/lib/rabbitmq/bin
-  run_as:
-    description: Account the CLI runs as (it needs that account's Erlang cookie).
-    type: str
-    default: rabbitmq
-  home:
-    description: Home directory of that account, where the Erlang cookie is.
-    type: path
-    default: /var/lib/rabbitmq
-  timeout:
-    description: Seconds one rabbitmqctl call may take, and to wait until an import has taken effect.
-    type: int
-    default: 30
+extends_documentation_fragment: [celery_stack.deploy.rabbitmq_cli]
 """
 
 EXAMPLES = r"""
@@ -75,28 +59,6 @@ created:
   type: bool
   returned: always
 """
-
-HASHES = {
-    "rabbit_password_hashing_sha256": hashlib.sha256,
-    "rabbit_password_hashing_sha512": hashlib.sha512,
-}
-DEFAULT_HASHING = "rabbit_password_hashing_sha256"
-
-
-def salted_hash(algorithm, password, salt=None):
-    """RabbitMQ's form: base64(salt + H(salt + password)) with a 4-byte salt."""
-    salt = os.urandom(4) if salt is None else salt
-    return base64.b64encode(salt + HASHES[algorithm](salt + password.encode("utf-8")).digest()).decode("ascii")
-
-
-def matches(user, password):
-    algorithm = user.get("hashing_algorithm") or DEFAULT_HASHING
-    stored = user.get("password_hash") or ""
-    if algorithm not in HASHES or not stored:
-        return False
-    raw = base64.b64decode(stored)
-    return hmac.compare_digest(raw, base64.b64decode(salted_hash(algorithm, password, raw[:4])))
-
 
 def users(cli):
     definitions = json.loads(cli.run("rabbitmqctl", "export_definitions", "-", "--format", "json"))
