@@ -22,12 +22,9 @@ up() {
   else
     log "reusing container $name"
     docker start "$name" >/dev/null
+    # systemd_host.py waited for a new one's boot; a restarted one boots again.
+    docker exec "$name" systemctl is-system-running --wait >/dev/null || true
   fi
-  for _ in $(seq 1 60); do
-    state=$(docker exec "$name" systemctl is-system-running 2>/dev/null || true)
-    case "$state" in running|degraded) break ;; esac
-    sleep 0.5
-  done
 
   log "ansible-playbook site.yml"
   ansible-playbook site.yml
