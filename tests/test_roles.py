@@ -76,8 +76,8 @@ def role_text(role: str):
 
 def test_the_ownership_check_sees_the_units_and_files_of_each_role():
     assert {"rabbitmq-server", "rabbitmq.conf"} <= owned_names("rabbitmq")
-    assert {"celery-worker", "worker_gate.py", "celery-worker.service"} <= owned_names("celery_worker")
-    assert {"celery-unit.conf", "stale_units.py"} <= owned_names("celery_unit")
+    assert {"celery-worker", "worker_gate.py", "instance.conf"} <= owned_names("celery_worker")
+    assert {"celery-unit.service", "stale_units.py"} <= owned_names("celery_unit")
     assert {"celery.env", "rollback.py"} <= owned_names("celery_app")
 
 
@@ -221,7 +221,9 @@ def test_secrets_have_no_default(role):
             assert name not in defaults(role) or defaults(role)[name] == "", f"{role}: secret {name} has a default"
 
 
-@pytest.mark.parametrize("template", sorted((ROOT / "roles").glob("*/templates/**/*.j2")), ids=lambda p: str(p.relative_to(ROOT)))
+# A template under a host path (templates/etc/...) renders that file; one at the top of
+# templates/ is a fragment (a command line, a macro) that another template takes in.
+@pytest.mark.parametrize("template", sorted((ROOT / "roles").glob("*/templates/*/**/*.j2")), ids=lambda p: str(p.relative_to(ROOT)))
 def test_templates_start_with_the_managed_marker(template):
     text = template.read_text()
     # A script keeps its "#!" line first; the marker follows it. An Erlang term file
