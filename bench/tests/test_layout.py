@@ -174,8 +174,16 @@ def test_a_container_never_made_is_no_teardown_error_but_a_refusal_is(fake):
 def test_an_interrupted_converge_lets_ansible_playbook_stop_by_itself(monkeypatch, tmp_path):
     # Stands for ansible-playbook: notes the SIGINT it gets, as the real one stops its forks.
     fake = tmp_path / "ansible-playbook"
-    fake.write_text("#!/bin/sh\ntrap 'echo interrupted > \"$0.seen\"; exit 99' INT\n"
-                    "while :; do sleep 0.1; done\n")
+    # Python, not sh: a shell cannot trap SIGINT when it starts with SIGINT ignored, as
+    # everything started in the background by a non-interactive shell does.
+    fake.write_text(f"#!{sys.executable}\n"
+                    "import signal, sys, time\n"
+                    "def stop(*_):\n"
+                    "    open(sys.argv[0] + '.seen', 'w').write('interrupted\\n')\n"
+                    "    sys.exit(99)\n"
+                    "signal.signal(signal.SIGINT, stop)\n"
+                    "while True:\n"
+                    "    time.sleep(0.1)\n")
     fake.chmod(0o755)
     monkeypatch.setattr(host.shutil, "which", lambda name, path=None: str(fake))
     with pytest.raises(subprocess.TimeoutExpired):
