@@ -92,29 +92,47 @@ def read_cmdlines() -> list[str]:
 class CmdlineSampler:
     """Reads every process command line inside a container (and on this machine) over and
     over while a playbook runs, to catch a secret that is on a command line only for the
-    second a command takes."""
+    second a command takes.
+
+    One shell loop inside the container does the reading, one grep per round, for the
+    whole run: a docker exec and a process per command line every round kept a core busy
+    and slowed every other test running beside it."""
+
+    STOP = "/run/celery-stack-test-sampler.stop"
+    END = "--- end of round ---"
 
     def __init__(self, container: str, interval: float = 0.15):
         import threading
         self.container, self.interval = container, interval
         self.samples: list[str] = []
-        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+        self._proc = None
 
     def _run(self):
-        script = "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f 2>/dev/null; echo; done"
-        while not self._stop.is_set():
-            inside = docker("exec", self.container, "sh", "-c", script, check=False).stdout
-            here = "\n".join(read_cmdlines())
-            self.samples.append(inside + here)
-            self._stop.wait(self.interval)
+        inside: list[str] = []
+        for raw in self._proc.stdout:
+            line = raw.replace(b"\0", b" ").decode("utf-8", "replace").rstrip("\n")
+            if line != self.END:
+                inside.append(line)
+                continue
+            self.samples.append("\n".join(inside + read_cmdlines()))
+            inside = []
 
     def __enter__(self):
+        script = (f"rm -f {self.STOP}; while [ ! -e {self.STOP} ]; do "
+                  f"grep -a -h '' /proc/[0-9]*/cmdline 2>/dev/null; echo '{self.END}'; sleep {self.interval}; done")
+        self._proc = subprocess.Popen(["docker", "exec", self.container, "sh", "-c", script],
+                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self._thread.start()
         return self
 
     def __exit__(self, *exc):
-        self._stop.set()
+        docker("exec", self.container, "touch", self.STOP, check=False)
+        try:
+            self._proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
         self._thread.join()
 
 
