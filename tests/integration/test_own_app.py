@@ -82,15 +82,16 @@ class Stack:
         # One set of secrets for every converge (base_vars makes a new Erlang cookie each time).
         self.base = base_vars()
 
-    def converge(self, expect_ok: bool = True, **variables):
-        """site.yml with the app's source (the last one given, unless variables name one)."""
+    def converge(self, expect_ok: bool = True, playbook: str = "site.yml", **variables):
+        """site.yml (or another playbook) with the app's source (the last one given, unless
+        variables name one)."""
         if any(key in variables for key in SOURCES):
             self.source = {key: value for key, value in variables.items() if key in SOURCES}
         variables = {**self.base, "celery_app_name": NAME, "rabbitmq_tls": True, "rabbitmq_amqp_plain": False,
                      "celery_app_broker_tls": True, "flower_broker_api_url": "", "celery_worker_gate_timeout": 60,
                      **self.source, **variables}
         write_inventory(self.inventory, self.name, variables, list(GROUPS))
-        result = run_playbook(self.inventory, "site.yml")
+        result = run_playbook(self.inventory, playbook)
         if expect_ok:
             assert result.returncode == 0, result.stdout[-4000:]
         return result
@@ -192,7 +193,8 @@ def test_flower_lists_its_task_names(stack):
 
 
 def test_as_a_wheel_and_from_git_it_keeps_every_guarantee(stack, tmp_path):
-    stack.converge(celery_app_wheel=str(build_wheel(APP, tmp_path / "dist")))
+    # New releases of the app, shipped as an operator would: the brokers left alone.
+    stack.converge(celery_app_wheel=str(build_wheel(APP, tmp_path / "dist")), playbook="playbooks/app.yml")
     assert stack.python(ROUND_TRIP) == "invoice 7: 12.50"
 
     work = tmp_path / "work"
@@ -201,7 +203,8 @@ def test_as_a_wheel_and_from_git_it_keeps_every_guarantee(stack, tmp_path):
     git(work, "add", "-A")
     git(work, "commit", "--quiet", "-m", "shipyard 0.3.0")
     publish(work, stack.name, "/srv/shipyard.git")
-    stack.converge(celery_app_git_url="file:///srv/shipyard.git", celery_app_git_version="main")
+    stack.converge(celery_app_git_url="file:///srv/shipyard.git", celery_app_git_version="main",
+                   playbook="playbooks/app.yml")
     assert stack.python(ROUND_TRIP) == "invoice 7: 12.50"
     # Three releases of the app, one queue: still quorum, still TLS.
     assert stack.sh(f"ls /opt/{NAME}/releases | wc -l") == "3"
@@ -213,7 +216,8 @@ def test_as_a_wheel_and_from_git_it_keeps_every_guarantee(stack, tmp_path):
 
 def test_an_app_name_that_does_not_import_stops_the_run_at_the_workers_gate_with_the_error(stack):
     # Same code and directories, only the module name is wrong: nothing to build again.
-    result = stack.converge(expect_ok=False, celery_app_name="shipyard.nosuch", celery_worker_gate_timeout=15,
+    result = stack.converge(expect_ok=False, playbook="playbooks/app.yml", celery_app_name="shipyard.nosuch",
+                            celery_worker_gate_timeout=15,
                             celery_app_home=f"/opt/{NAME}", celery_app_config_dir=f"/etc/{NAME}")
     flat = " ".join(result.stdout.split())
     assert result.returncode != 0

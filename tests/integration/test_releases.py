@@ -7,6 +7,10 @@ off in the middle is finished by the next one.
 Every variant of the bundled app carries the task release_marker, which returns a text
 naming the variant: what it returns through the deployed worker is the code it runs.
 All variants keep version 1.0.0.
+
+The deploys go through playbooks/app.yml, as an operator ships a new release without
+touching the brokers, except for the changed tree: site.yml deploys it, and the next
+site.yml must find nothing to do.
 """
 
 import os
@@ -53,10 +57,13 @@ class Host:
     def __init__(self, name: str, inventory: Path):
         self.name, self.inventory = name, inventory
 
-    def converge(self, *options: str, **variables):
+    def converge(self, *options: str, playbook: str = "playbooks/app.yml", **variables):
+        self.write(**variables)
+        return run_playbook(self.inventory, playbook, *options)
+
+    def write(self, **variables):
         write_inventory(self.inventory, self.name, dict(base_vars(), celery_worker_gate_timeout=30,
                                                         flower_gate_timeout=30, **variables), list(GROUPS))
-        return run_playbook(self.inventory, "site.yml", *options)
 
     def sh(self, script: str) -> str:
         return docker("exec", self.name, "sh", "-c", script).stdout.strip()
@@ -74,7 +81,7 @@ def host(tmp_path_factory):
     try:
         deployed = Host(name, tmp_path_factory.mktemp("inventory"))
         sources = tmp_path_factory.mktemp("sources")
-        result = deployed.converge(celery_app_src_path=str(variant(sources, "first")))
+        result = deployed.converge(celery_app_src_path=str(variant(sources, "first")), playbook="site.yml")
         assert result.returncode == 0, result.stdout[-3000:]
         deployed.sources = sources
         yield deployed
@@ -95,14 +102,14 @@ def test_the_first_release_serves_its_code(host):
 def test_a_changed_tree_of_the_same_version_is_deployed_and_restarts_the_units(host):
     before = host.release()
     worker_before = host.sh("systemctl show -P InvocationID celery-worker")
-    converged(host.converge(celery_app_src_path=str(variant(host.sources, "second"))))
+    converged(host.converge(celery_app_src_path=str(variant(host.sources, "second")), playbook="site.yml"))
     assert host.release() != before
     assert host.marker() == "second"
     assert host.sh("systemctl show -P InvocationID celery-worker") != worker_before
     # The worker copied the newest release when it started.
     assert host.sh(f"cat /run/celery-worker/{APP}.release") == host.sh(f"cat {HOME}/{APP}.release")
     # Nothing of the deploy is left to do or to clear.
-    again = converged(host.converge(celery_app_src_path=str(host.sources / "second")))
+    again = converged(host.converge(celery_app_src_path=str(host.sources / "second"), playbook="site.yml"))
     assert recap(again, host.name)["changed"] == 0, again.stdout[-3000:]
 
 
@@ -199,10 +206,10 @@ def test_a_release_that_fails_its_gate_leaves_the_previous_one_serving(host):
 def test_a_converge_cut_off_after_the_build_is_finished_by_the_next_one(host):
     source = variant(host.sources, "cut off")
     before = set(host.sh(f"ls {HOME}/releases").split())
-    write_inventory(host.inventory, host.name, dict(base_vars(), celery_app_src_path=str(source)), list(GROUPS))
+    host.write(celery_app_src_path=str(source))
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
     playbook = subprocess.Popen([str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", str(host.inventory / "hosts.yml"),
-                                 str(ROOT / "site.yml")], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                 str(ROOT / "playbooks" / "app.yml")], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)
     # Cut it off (SIGKILL to the whole run) as soon as the new release is complete.
     deadline, cut = time.monotonic() + 600, False
