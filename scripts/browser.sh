@@ -16,6 +16,9 @@ if [ -z "$browser" ] || [ -z "$driver" ]; then
     exit 1
   fi
   log "installing chromium and chromium-driver from Debian (about a minute)"
+  # make test installs the engine beside the browser: one apt at a time.
+  exec 9>/tmp/celery-stack-apt.lock
+  flock 9
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
   browser=$(command -v chromium)

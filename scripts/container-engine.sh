@@ -18,6 +18,9 @@ if ! command -v dockerd >/dev/null 2>&1 || ! command -v debootstrap >/dev/null 2
     exit 1
   fi
   log "installing docker.io and debootstrap from Debian"
+  # make test installs the browser beside the engine: one apt at a time.
+  exec 9>/tmp/celery-stack-apt.lock
+  flock 9
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap >/dev/null
 fi

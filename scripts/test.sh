@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make test: lint and unit first, then the container stages in three lanes side by side.
+# make test: lint and unit first (side by side), then the container stages in three lanes
+# side by side.
 # Those stages spend much of their time waiting (apt and pip inside containers, Erlang
 # starting, deploy gates, tasks that sleep), so three lanes on two cores finish well
 # before one would. Each lane holds about a third of the work (times of one run: the
@@ -63,8 +64,10 @@ for file in tests/integration/test_*.py; do
   grep -q "$file" "$self" || { echo "scripts/test.sh: $file is in no lane" >&2; exit 1; }
 done
 
-stage lint make --no-print-directory lint
+# Each of the two runs on about one core: side by side they take the time of the longer.
+stage lint make --no-print-directory lint &
 stage unit make --no-print-directory unit
+wait
 if [ "${TEST_LANES:-3}" -ge 2 ]; then
   lane1 &
   lane2 &
