@@ -5,8 +5,8 @@
 # starting, deploy gates, tasks that sleep), so three lanes on two cores finish well
 # before one would. Each lane holds about a third of the work (times of one run: the
 # README's test table):
-#   1. Molecule cluster, then the own app's integration tests;
-#   2. Molecule default (with its fault cases), then the host lifecycle tests;
+#   1. Molecule cluster, then the host lifecycle tests;
+#   2. Molecule default (with its fault cases), then the own app's integration tests;
 #   3. the releases and the bad inputs, then the collection's converge.
 # TEST_LANES=1 runs everything in one lane.
 #
@@ -42,12 +42,12 @@ integration() {
 
 lane1() {
   stage "molecule cluster" make --no-print-directory molecule-scenario SCENARIO=cluster
-  integration own-app tests/integration/test_own_app.py
+  integration lifecycle tests/integration/test_lifecycle.py
 }
 
 lane2() {
   stage "molecule default" make --no-print-directory molecule-scenario SCENARIO=default
-  integration lifecycle tests/integration/test_lifecycle.py
+  integration own-app tests/integration/test_own_app.py
 }
 
 lane3() {
