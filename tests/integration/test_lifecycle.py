@@ -215,7 +215,7 @@ GATE_CASES = [
 
 @pytest.mark.parametrize(("overrides", "unit", "journal_says"), [c[1:] for c in GATE_CASES], ids=[c[0] for c in GATE_CASES])
 def test_a_broken_deploy_fails_at_the_gate_naming_the_unit_and_its_journal(life, tmp_path, overrides, unit, journal_says):
-    variables = dict(base_vars(), celery_worker_gate_timeout=20, flower_gate_timeout=20, **overrides)
+    variables = dict(base_vars(), celery_worker_gate_timeout=12, flower_gate_timeout=12, **overrides)
     write_inventory(tmp_path, life.host, variables, list(GROUPS))
     result = run_playbook(tmp_path, "site.yml")
     flat = " ".join((result.stdout + result.stderr).split())

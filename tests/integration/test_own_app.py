@@ -219,7 +219,7 @@ def test_as_a_wheel_and_from_git_it_keeps_every_guarantee(stack, tmp_path):
 def test_an_app_name_that_does_not_import_stops_the_run_at_the_workers_gate_with_the_error(stack):
     # Same code and directories, only the module name is wrong: nothing to build again.
     result = stack.converge(expect_ok=False, playbook="playbooks/app.yml", celery_app_name="shipyard.nosuch",
-                            celery_worker_gate_timeout=15,
+                            celery_worker_gate_timeout=10,
                             celery_app_home=f"/opt/{NAME}", celery_app_config_dir=f"/etc/{NAME}")
     flat = " ".join(result.stdout.split())
     assert result.returncode != 0
