@@ -18,10 +18,11 @@ demo: venv engine ## a container with the whole stack, a task round trip, both u
 demo-clean: ## remove the demo container (and its generated secrets)
 	scripts/demo.sh down
 
-# On a new machine the virtualenv, the engine and its images, and the browser install side
-# by side (the two apt installs take turns): about half the time of one after the other.
+# On a new machine the virtualenv and the engine with its images install side by side; the
+# browser, needed only by the last checks of two scenarios, installs in the background
+# while the tests run (scripts/test.sh).
 test: ## lint, the app's unit tests, every Molecule scenario
-	$(MAKE) --no-print-directory --output-sync=line -j4 venv images browser
+	$(MAKE) --no-print-directory --output-sync=line -j4 venv images
 	scripts/test.sh
 
 lint: venv ## yamllint, ansible-lint (production profile), secret scan, syntax of both inventories
@@ -53,10 +54,10 @@ collection-test: venv images ## the built collection installed offline and conve
 # git checkout only, and a tree without .git must have it too.
 MOLECULE := $(BIN)/molecule --base-config .config/molecule/config.yml
 
-molecule: venv images browser ## every Molecule scenario, both Debian releases
+molecule: venv images ## every Molecule scenario, both Debian releases
 	for s in $$(ls molecule); do $(MOLECULE) test -s $$s || exit 1; done
 
-molecule-scenario: venv images browser
+molecule-scenario: venv images
 	$(MOLECULE) test -s $(SCENARIO)
 
 bench: venv engine ## the performance figures against the demo container (not part of test)
@@ -70,7 +71,7 @@ images: engine ## the systemd-booting Debian 12 and 13 test images (built side b
 engine: ## make sure a container engine answers
 	scripts/container-engine.sh
 
-browser: ## Debian's Chromium and chromedriver, for the test that opens Flower's pages
+browser: ## Debian's Chromium and chromedriver, for the test that opens Flower's pages (it installs them too)
 	scripts/browser.sh
 
 venv: $(VENV)/.installed

@@ -7,6 +7,16 @@ set -euo pipefail
 
 log() { printf '==> %s\n' "$*" >&2; }
 
+# make test starts this script early, in the background, and the page checks run it again
+# before they open a browser (tests/browser/flower_pages.py): the lock makes that second
+# run wait for an install under way, not find a half-installed Chromium. The engine's
+# install (scripts/container-engine.sh) takes the same lock: one apt at a time.
+# Only root installs (below), so only root waits.
+if [ "$(id -u)" -eq 0 ]; then
+  exec 9>/tmp/celery-stack-apt.lock
+  flock 9
+fi
+
 browser=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)}
 driver=${CHROMEDRIVER:-$(command -v chromedriver || true)}
 
@@ -16,9 +26,6 @@ if [ -z "$browser" ] || [ -z "$driver" ]; then
     exit 1
   fi
   log "installing chromium and chromium-driver from Debian (about a minute)"
-  # make test installs the engine beside the browser: one apt at a time.
-  exec 9>/tmp/celery-stack-apt.lock
-  flock 9
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
   browser=$(command -v chromium)

@@ -18,6 +18,7 @@ import base64
 import json
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -33,6 +34,13 @@ class PageCheckFailed(Exception):
 
 
 def chromium() -> webdriver.Chrome:
+    # make test installs the browser in the background while the stack converges: this
+    # waits for that install (or makes one) unless a browser is named.
+    if not (os.environ.get("CHROMIUM") and os.environ.get("CHROMEDRIVER")):
+        installed = subprocess.run([str(Path(__file__).resolve().parents[2] / "scripts" / "browser.sh")],
+                                   capture_output=True, text=True, check=False)
+        if installed.returncode != 0:
+            raise PageCheckFailed(f"scripts/browser.sh failed: {installed.stderr.strip()[-1500:]}")
     binary = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     driver = os.environ.get("CHROMEDRIVER") or shutil.which("chromedriver")
     if not binary or not driver:

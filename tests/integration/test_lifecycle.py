@@ -1,7 +1,8 @@
 """One host through its life: check mode while it is fresh, a verbose converge, check
 mode once converged, then a search for the secrets everywhere an operator or another
-local user could read them. Last, broken deploys on the converged host: each must fail
-the run at its deploy gate, and a good converge afterwards must bring the stack back.
+local user could read them. Last, broken deploys on the converged host (playbooks/app.yml):
+each must fail the run at its deploy gate, and a good converge of site.yml afterwards must
+bring the stack back.
 
 The three runs happen once (module fixture), in that order; each test reads what it
 needs from them.
@@ -217,7 +218,9 @@ GATE_CASES = [
 def test_a_broken_deploy_fails_at_the_gate_naming_the_unit_and_its_journal(life, tmp_path, overrides, unit, journal_says):
     variables = dict(base_vars(), celery_worker_gate_timeout=12, flower_gate_timeout=12, **overrides)
     write_inventory(tmp_path, life.host, variables, list(GROUPS))
-    result = run_playbook(tmp_path, "site.yml")
+    # The app's playbook, as an operator ships a release: the gates are the same in
+    # site.yml, and the brokers' plays would only find nothing to do.
+    result = run_playbook(tmp_path, "playbooks/app.yml")
     flat = " ".join((result.stdout + result.stderr).split())
     assert result.returncode != 0, result.stdout[-3000:]
     assert f"Deploy gate: {unit}.service did not pass" in flat, result.stdout[-3000:]
