@@ -1,5 +1,6 @@
-"""One read of a broker's definitions (plugins/modules/rabbitmq_definitions_info.py) and what
-the rabbitmq role still declares after it (plugins/filter/broker.py)."""
+"""One read of a broker's definitions (plugins/modules/rabbitmq_definitions_info.py), what
+the rabbitmq role still declares after it (plugins/filter/broker.py), and the one import
+that declares it (plugins/modules/rabbitmq_declare.py)."""
 
 import base64
 import hashlib
@@ -14,6 +15,7 @@ from support.plugins import load, load_filter
 PLUGINS = Path(__file__).resolve().parent.parent / "plugins"
 broker = load_filter("broker").FilterModule().filters()
 info = load("rabbitmq_definitions_info", PLUGINS / "modules" / "rabbitmq_definitions_info.py")
+declare = load("rabbitmq_declare", PLUGINS / "modules" / "rabbitmq_declare.py")
 pending, conflicts = broker["rabbitmq_pending"], broker["rabbitmq_queue_conflicts"]
 passwords = sys.modules["ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_passwords"]
 
@@ -65,7 +67,8 @@ def read(definitions=None, passwords=PASSWORDS) -> dict:
     return {"available": True, **info.summary(definitions or export(), passwords)}
 
 
-NOTHING = {"vhosts": [], "passwords": [], "users": [], "policies": [], "guest": False}
+NOTHING = {"add": {"vhosts": [], "users": [], "policies": []},
+           "take_away": {"vhosts": [], "users": [], "policies": []}, "guest": False}
 
 
 def test_the_read_holds_no_password_hash_and_checks_each_wanted_password():
@@ -79,7 +82,7 @@ def test_the_read_holds_no_password_hash_and_checks_each_wanted_password():
 
 
 def test_a_hash_the_setter_makes_is_one_the_reader_matches_in_every_algorithm():
-    # rabbitmq_user_password writes what rabbitmq_definitions_info then compares.
+    # rabbitmq_declare writes what rabbitmq_definitions_info then compares.
     for algorithm in passwords.HASHES:
         user = {"password_hash": passwords.salted_hash(algorithm, WORD), "hashing_algorithm": algorithm}
         assert passwords.matches(user, WORD) and not passwords.matches(user, OTHER)
@@ -105,64 +108,75 @@ def test_a_broker_as_declared_needs_nothing():
 
 def test_a_broker_that_could_not_be_read_gets_everything_declared():
     assert pending({"available": False}, VHOSTS, USERS, POLICIES, True) == {
-        "vhosts": VHOSTS, "passwords": ["app", "watcher"], "users": ["app", "watcher"],
-        "policies": POLICIES, "guest": False}
+        "add": {"vhosts": ["jobs"], "users": ["app", "watcher"], "policies": POLICIES},
+        "take_away": {"vhosts": [], "users": [], "policies": []}, "guest": False}
 
 
-def test_a_missing_vhost_and_a_vhost_to_remove_are_declared():
-    assert pending(read(), [{"name": "new"}, {"name": "jobs", "state": "absent"}], USERS, POLICIES)["vhosts"] == [
-        {"name": "new"}, {"name": "jobs", "state": "absent"}]
+def test_a_missing_vhost_is_added_and_one_to_remove_taken_away_while_it_exists():
+    got = pending(read(), [{"name": "new"}, {"name": "jobs", "state": "absent"}, {"name": "gone", "state": "absent"}],
+                  USERS, POLICIES)
+    assert got["add"]["vhosts"] == ["new"]
+    assert got["take_away"]["vhosts"] == [{"name": "jobs", "state": "absent"}]
 
 
-def test_a_changed_password_is_set_and_a_missing_user_created():
+def test_a_changed_password_and_a_missing_user_are_added():
     state = read(passwords={"app": OTHER, "watcher": OTHER})
     got = pending(state, VHOSTS, USERS + [{"name": "new"}], POLICIES)
-    assert got["passwords"] == ["app", "new"]
-    assert got["users"] == ["new"]
+    assert got["add"]["users"] == ["app", "new"]
+    assert got["take_away"]["users"] == []
 
 
 def test_tags_are_compared_as_a_set():
-    assert pending(read(), VHOSTS, [{**USERS[0], "tags": ["monitoring", "monitoring"]}, USERS[1]], [])["users"] == []
-    assert pending(read(), VHOSTS, [{**USERS[0], "tags": ["administrator"]}, USERS[1]], [])["users"] == ["app"]
+    assert pending(read(), VHOSTS, [{**USERS[0], "tags": ["monitoring", "monitoring"]}, USERS[1]], [])["add"]["users"] == []
+    assert pending(read(), VHOSTS, [{**USERS[0], "tags": ["administrator"]}, USERS[1]], [])["add"]["users"] == ["app"]
 
 
-def test_permissions_differ_by_a_pattern_a_missing_vhost_or_one_too_many():
+def test_a_pattern_or_a_missing_vhost_is_added_and_one_vhost_too_many_taken_away():
     changed = {**USERS[0], "permissions": [{"vhost": "jobs", "configure": ".*", "write": "^x$", "read": ".*"}]}
-    assert pending(read(), VHOSTS, [changed], [])["users"] == ["app"]
+    assert pending(read(), VHOSTS, [changed], [])["add"]["users"] == ["app"]
     # A pattern left out grants nothing, as the role sets it.
     left_out = {**USERS[0], "permissions": [{"vhost": "jobs", "configure": ".*", "read": ".*"}]}
-    assert pending(read(), VHOSTS, [left_out], [])["users"] == ["app"]
+    assert pending(read(), VHOSTS, [left_out], [])["add"]["users"] == ["app"]
+    more = {**USERS[0], "permissions": USERS[0]["permissions"] + [{"vhost": "/"}]}
+    assert pending(read(), VHOSTS, [more], [])["add"]["users"] == ["app"]
+    # An import only adds: the permissions on a vhost the user is not given are taken away
+    # by community.rabbitmq.rabbitmq_user.
     extra = export()
     extra["permissions"].append({"user": "app", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*"})
-    assert pending(read(extra), VHOSTS, USERS, [])["users"] == ["app"]
+    got = pending(read(extra), VHOSTS, USERS, [])
+    assert got["add"]["users"] == [] and got["take_away"]["users"] == ["app"]
 
 
 def test_a_user_with_no_permissions_is_held_to_nothing_on_the_default_vhost():
     # As community.rabbitmq.rabbitmq_user does with no permissions given.
     loose = export()
     loose["permissions"][1]["read"] = ".*"
-    assert pending(read(loose), VHOSTS, USERS, [])["users"] == ["watcher"]
+    assert pending(read(loose), VHOSTS, USERS, [])["add"]["users"] == ["watcher"]
     none_at_all = export()
     del none_at_all["permissions"][1]
-    assert pending(read(none_at_all), VHOSTS, USERS, [])["users"] == ["watcher"]
+    assert pending(read(none_at_all), VHOSTS, USERS, [])["add"]["users"] == ["watcher"]
+    elsewhere = export()
+    elsewhere["permissions"].append({"user": "watcher", "vhost": "jobs", "configure": ".*", "write": ".*", "read": ".*"})
+    assert pending(read(elsewhere), VHOSTS, USERS, []) == NOTHING
 
 
 def test_topic_permissions_the_role_never_grants_are_taken_away():
     topic = export(topic_permissions=[{"user": "app", "vhost": "jobs", "exchange": "amq.topic", "write": ".*", "read": ".*"}])
-    assert pending(read(topic), VHOSTS, USERS, [])["users"] == ["app"]
+    assert pending(read(topic), VHOSTS, USERS, [])["take_away"]["users"] == ["app"]
 
 
-def test_a_user_to_remove_is_declared_while_it_exists():
-    assert pending(read(), VHOSTS, [{"name": "watcher", "state": "absent"}], [])["users"] == ["watcher"]
-    assert pending(read(), VHOSTS, [{"name": "gone", "state": "absent"}], [])["users"] == []
+def test_a_user_to_remove_is_taken_away_while_it_exists():
+    assert pending(read(), VHOSTS, [{"name": "watcher", "state": "absent"}], [])["take_away"]["users"] == ["watcher"]
+    assert pending(read(), VHOSTS, [{"name": "gone", "state": "absent"}], []) == NOTHING
 
 
-def test_a_policy_differing_in_any_field_is_declared_and_one_to_remove_while_it_exists():
+def test_a_policy_differing_in_any_field_is_added_and_one_to_remove_taken_away_while_it_exists():
     for change in ({"pattern": "^u\\."}, {"apply_to": "all"}, {"definition": {"message-ttl": 1}}, {"priority": 2}):
-        assert pending(read(), VHOSTS, USERS, [{**POLICIES[0], **change}])["policies"] == [{**POLICIES[0], **change}]
-    assert pending(read(), VHOSTS, USERS, [{**POLICIES[0], "priority": "1"}])["policies"] == []
-    assert pending(read(), VHOSTS, USERS, [{"name": "ttl", "vhost": "jobs", "state": "absent"}])["policies"] != []
-    assert pending(read(), VHOSTS, USERS, [{"name": "none", "state": "absent"}])["policies"] == []
+        assert pending(read(), VHOSTS, USERS, [{**POLICIES[0], **change}])["add"]["policies"] == [{**POLICIES[0], **change}]
+    assert pending(read(), VHOSTS, USERS, [{**POLICIES[0], "priority": "1"}]) == NOTHING
+    gone = {"name": "ttl", "vhost": "jobs", "state": "absent"}
+    assert pending(read(), VHOSTS, USERS, [gone])["take_away"]["policies"] == [gone]
+    assert pending(read(), VHOSTS, USERS, [{"name": "none", "state": "absent"}]) == NOTHING
 
 
 def test_guest_is_removed_while_it_exists_and_asked_for():
@@ -181,3 +195,74 @@ def test_an_app_queue_of_another_type_is_named_with_its_vhost():
     assert messages == ["queue 'celery' on vhost 'jobs' is a quorum queue, but the app declares it classic"]
     assert WORD not in " ".join(messages)
     assert conflicts(read(), [{"vhost": "other", "queues": [{"name": "celery", "type": "classic"}]}]) == []
+
+
+# The import (plugins/modules/rabbitmq_declare.py): the users as the role hands them, and
+# their passwords apart.
+
+
+def imported(definitions: dict, document: dict) -> dict:
+    """The node's definitions after an import: it adds and replaces, never removes."""
+    after = json.loads(json.dumps(definitions))
+    after["vhosts"] += [v for v in document["vhosts"] if v["name"] not in {h["name"] for h in after["vhosts"]}]
+    for kind, key in (("users", ("name",)), ("permissions", ("user", "vhost")), ("policies", ("vhost", "name"))):
+        new = {tuple(entry[k] for k in key) for entry in document[kind]}
+        after[kind] = [e for e in after.get(kind, []) if tuple(e[k] for k in key) not in new] + document[kind]
+    return after
+
+
+def declared(definitions: dict, vhosts=("jobs",), users=USERS, wanted=PASSWORDS, policies=POLICIES):
+    differ = declare.differences(definitions, list(vhosts), users, wanted, policies)
+    return differ, declare.document(definitions, list(vhosts), users, wanted, policies, differ)
+
+
+def test_the_import_finds_nothing_to_do_on_a_broker_as_declared():
+    differ, document = declared(export())
+    assert differ == {"vhosts": [], "users": [], "policies": []}
+    assert document == {"vhosts": [], "users": [], "permissions": [], "policies": []}
+
+
+def test_one_import_declares_a_new_broker_and_holds_no_password():
+    fresh = {"vhosts": [{"name": "/"}], "users": [], "permissions": [], "topic_permissions": [], "policies": []}
+    differ, document = declared(fresh)
+    assert differ == {"vhosts": ["jobs"], "users": ["app", "watcher"], "policies": [["jobs", "ttl"]]}
+    assert WORD not in json.dumps(document) and OTHER not in json.dumps(document)
+    assert document["policies"] == [{"vhost": "jobs", "name": "ttl", "pattern": "^t\\.", "apply-to": "queues",
+                                     "definition": {"message-ttl": 60000}, "priority": 1}]
+    # A user given no permissions is held to nothing on the default vhost.
+    assert {"user": "watcher", "vhost": "/", "configure": "^$", "write": "^$", "read": "^$"} in document["permissions"]
+    after = imported(fresh, document)
+    assert declare.differences(after, ["jobs"], USERS, PASSWORDS, POLICIES) == {"vhosts": [], "users": [], "policies": []}
+    # What the role reads afterwards agrees: nothing left to declare.
+    assert pending({"available": True, **info.summary(after, PASSWORDS)}, VHOSTS, USERS, POLICIES) == NOTHING
+
+
+def test_a_password_that_matches_keeps_its_hash_and_a_changed_one_gets_a_new_one_in_the_same_algorithm():
+    definitions = export()
+    users = [{**USERS[0], "tags": ["administrator"]}, USERS[1]]
+    differ, document = declared(definitions, users=users, wanted={"app": WORD, "watcher": WORD})
+    assert differ["users"] == ["app", "watcher"]
+    app, watcher = document["users"]
+    # Only the tags changed: the stored hash goes back unchanged, the limits kept.
+    assert app["password_hash"] == definitions["users"][0]["password_hash"] and app["tags"] == ["administrator"]
+    assert app["limits"] == {}
+    assert watcher["hashing_algorithm"] == "rabbit_password_hashing_sha512"
+    assert passwords.matches(watcher, WORD) and not passwords.matches(watcher, OTHER)
+
+
+def test_a_policy_is_imported_only_when_it_differs():
+    differ, document = declared(export(), policies=[{**POLICIES[0], "priority": 5}])
+    assert differ["policies"] == [["jobs", "ttl"]] and document["policies"][0]["priority"] == 5
+    assert declared(export(), policies=[{**POLICIES[0], "priority": "1"}])[0]["policies"] == []
+
+
+def test_a_hashing_algorithm_the_module_cannot_make_is_named_with_the_user():
+    odd = export()
+    odd["users"][0]["hashing_algorithm"] = "rabbit_password_hashing_x"
+    try:
+        declared(odd)
+    except ValueError as error:
+        assert "user app is hashed with rabbit_password_hashing_x" in str(error)
+        assert WORD not in str(error)
+    else:
+        raise AssertionError("an unknown hashing algorithm was not refused")

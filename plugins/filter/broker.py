@@ -2,11 +2,15 @@
 definitions (plugins/modules/rabbitmq_definitions_info.py), with unit tests in
 tests/test_broker_filter.py.
 
-- rabbitmq_pending: the vhosts, passwords, users and policies the rabbitmq role still has
-  to declare, and whether the guest account is still there. The role hands only these to
-  the community.rabbitmq modules, which then compare and change as they always do. The
-  rules are those of the modules: where this filter is unsure, it lists the object, so a
-  difference is never hidden (an object listed in vain costs one module call, no change).
+- rabbitmq_pending: what the rabbitmq role still has to declare, in two parts. `add`:
+  the vhosts, users (password, tags, permissions on their vhosts) and policies that one
+  import of definitions adds or replaces (plugins/modules/rabbitmq_declare.py, which
+  compares again itself). `take_away`: what an import cannot do, left to the
+  community.rabbitmq modules: vhosts, users and policies to remove, and users holding
+  permissions on other vhosts or topic permissions to take away. And whether the guest
+  account is still there. The rules are those of community.rabbitmq.rabbitmq_user: where
+  this filter is unsure, it lists the object, so a difference is never hidden (an object
+  listed in vain costs one call, no change).
 - rabbitmq_queue_conflicts: the apps' queues that exist with another type than the app
   declares (RabbitMQ refuses such a declaration, and the worker would consume nothing).
 """
@@ -42,24 +46,36 @@ def _wanted_permissions(user: dict) -> dict:
     }
 
 
-def _user_differs(user: dict, state: dict) -> bool:
-    name = user["name"]
-    found = state.get("users", {}).get(name)
-    if not _present(user):
-        return found is not None
-    if found is None:
-        return True
-    if sorted(set(user.get("tags") or [])) != sorted(set(found.get("tags") or [])):
-        return True
-    wanted = _wanted_permissions(user)
-    has = {
+def _permissions_found(name: str, state: dict) -> dict:
+    return {
         entry["vhost"]: {key: entry.get(key, "") for key in ("configure", "write", "read")}
         for entry in state.get("permissions", []) if entry.get("user") == name
     }
-    if not user.get("permissions"):
-        # The module compares the default vhost only in this case.
-        has = {"/": has["/"]} if "/" in has else {}
-    if has != wanted:
+
+
+def _import_differs(user: dict, state: dict) -> bool:
+    """Whether the user is missing, or its password, tags or permissions on its own vhosts
+    differ (what an import sets)."""
+    found = state.get("users", {}).get(user["name"])
+    if found is None or not found.get("password_matches", False):
+        return True
+    if sorted(set(user.get("tags") or [])) != sorted(set(found.get("tags") or [])):
+        return True
+    has = _permissions_found(user["name"], state)
+    return any(has.get(vhost) != wanted for vhost, wanted in _wanted_permissions(user).items())
+
+
+def _module_needed(user: dict, state: dict) -> bool:
+    """Whether something must be taken away: the user itself (state absent), its
+    permissions on vhosts it is not given (when it is given any: with none,
+    community.rabbitmq.rabbitmq_user compares the default vhost only), its topic permissions."""
+    name = user["name"]
+    found = state.get("users", {}).get(name)
+    if found is None:
+        return False
+    if not _present(user):
+        return True
+    if user.get("permissions") and set(_permissions_found(name, state)) - set(_wanted_permissions(user)):
         return True
     return any(entry.get("user") == name for entry in state.get("topic_permissions", []))
 
@@ -80,21 +96,26 @@ def _policy_differs(policy: dict, state: dict) -> bool:
 
 
 def rabbitmq_pending(state: dict, vhosts: list, users: list, policies: list, remove_guest: bool = True) -> dict:
-    """The declarations still to make, each as the role's own entry (passwords by name only).
-    A broker that could not be read (state.available false) lacks everything."""
+    """The declarations still to make: `add` holds vhost and user names and the role's
+    policy entries for the import, `take_away` the vhost entries, user names and policy
+    entries for the community.rabbitmq modules. A broker that could not be read (state.available false)
+    lacks everything."""
     if not state.get("available", False):
         state = {"vhosts": [], "users": {}, "permissions": [], "topic_permissions": [], "policies": []}
     have_vhosts = set(state.get("vhosts", []))
-    found_users = state.get("users", {})
+    pending_policies = [p for p in policies if _policy_differs(p, state)]
     return {
-        "vhosts": [v for v in vhosts if _present(v) != (v["name"] in have_vhosts)],
-        "passwords": [
-            u["name"] for u in users
-            if _present(u) and not (found_users.get(u["name"]) or {}).get("password_matches", False)
-        ],
-        "users": [u["name"] for u in users if _user_differs(u, state)],
-        "policies": [p for p in policies if _policy_differs(p, state)],
-        "guest": bool(remove_guest) and "guest" in found_users,
+        "add": {
+            "vhosts": [v["name"] for v in vhosts if _present(v) and v["name"] not in have_vhosts],
+            "users": [u["name"] for u in users if _present(u) and _import_differs(u, state)],
+            "policies": [p for p in pending_policies if _present(p)],
+        },
+        "take_away": {
+            "vhosts": [v for v in vhosts if not _present(v) and v["name"] in have_vhosts],
+            "users": [u["name"] for u in users if _module_needed(u, state)],
+            "policies": [p for p in pending_policies if not _present(p)],
+        },
+        "guest": bool(remove_guest) and "guest" in state.get("users", {}),
     }
 
 

@@ -1,7 +1,7 @@
 """RabbitMQ's salted password hashes: base64(salt + H(salt + password)) with a 4-byte salt,
 H named by the user's hashing_algorithm. Shared by the modules that check a wanted
 password against a stored hash (rabbitmq_definitions_info) and set one
-(rabbitmq_user_password)."""
+(rabbitmq_declare)."""
 
 import base64
 import hashlib

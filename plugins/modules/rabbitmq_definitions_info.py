@@ -4,8 +4,7 @@ community.rabbitmq's modules each ask the node again for every object they decla
 every question starts the Erlang VM of a rabbitmqctl (about half a second each): an
 unchanged broker with two users and a vhost cost about eight seconds of such calls per
 converge. `rabbitmqctl export_definitions` answers all of it in one call; the role then
-hands to the community.rabbitmq modules only the objects that differ
-(plugins/filter/broker.py decides which).
+declares only the objects that differ (plugins/filter/broker.py decides which).
 
 The users' salted password hashes never leave this module: the wanted passwords come in
 (no_log) and each user is returned with `password_matches` instead of its hash. The CLI is
