@@ -17,6 +17,8 @@ tests/test_broker_filter.py.
 
 from __future__ import annotations
 
+from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_objects import tags, wanted_permissions
+
 DOCUMENTATION = """
 name: rabbitmq_pending
 short_description: what a broker still lacks of its declared vhosts, users and policies
@@ -29,21 +31,8 @@ options:
     required: true
 """
 
-NOTHING = "^$"
-
-
 def _present(item: dict) -> bool:
     return item.get("state", "present") == "present"
-
-
-def _wanted_permissions(user: dict) -> dict:
-    """By vhost, as community.rabbitmq.rabbitmq_user sets them: a pattern left out is ^$,
-    and a user given no permissions at all gets ^$ on the default vhost."""
-    entries = user.get("permissions") or [{"vhost": "/"}]
-    return {
-        entry.get("vhost", "/"): {key: entry.get(key) or NOTHING for key in ("configure", "write", "read")}
-        for entry in entries
-    }
 
 
 def _permissions_found(name: str, state: dict) -> dict:
@@ -59,10 +48,10 @@ def _import_differs(user: dict, state: dict) -> bool:
     found = state.get("users", {}).get(user["name"])
     if found is None or not found.get("password_matches", False):
         return True
-    if sorted(set(user.get("tags") or [])) != sorted(set(found.get("tags") or [])):
+    if tags(user.get("tags")) != tags(found.get("tags")):
         return True
     has = _permissions_found(user["name"], state)
-    return any(has.get(vhost) != wanted for vhost, wanted in _wanted_permissions(user).items())
+    return any(has.get(vhost) != wanted for vhost, wanted in wanted_permissions(user).items())
 
 
 def _module_needed(user: dict, state: dict) -> bool:
@@ -75,7 +64,7 @@ def _module_needed(user: dict, state: dict) -> bool:
         return False
     if not _present(user):
         return True
-    if user.get("permissions") and set(_permissions_found(name, state)) - set(_wanted_permissions(user)):
+    if user.get("permissions") and set(_permissions_found(name, state)) - set(wanted_permissions(user)):
         return True
     return any(entry.get("user") == name for entry in state.get("topic_permissions", []))
 

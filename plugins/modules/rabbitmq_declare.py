@@ -31,6 +31,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_cli import CLI_OPTIONS, Cli
+from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_objects import NOTHING, tags, wanted_permissions
 from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_passwords import DEFAULT_HASHING, HASHES, matches, salted_hash
 
 DOCUMENTATION = r"""
@@ -144,25 +145,6 @@ declared:
   returned: always
 """
 
-NOTHING = "^$"
-
-
-def tags(value) -> list:
-    """A list since RabbitMQ 3.9, a comma-separated string before."""
-    if isinstance(value, str):
-        value = value.split(",")
-    return sorted({tag.strip() for tag in value or [] if tag.strip()})
-
-
-def permissions(user: dict) -> dict:
-    """The user's wanted patterns by vhost."""
-    entries = user.get("permissions") or [{"vhost": "/"}]
-    return {
-        entry.get("vhost") or "/": {key: entry.get(key) or NOTHING for key in ("configure", "write", "read")}
-        for entry in entries
-    }
-
-
 def policy_entry(policy: dict) -> dict:
     return {
         "vhost": policy.get("vhost") or "/",
@@ -188,7 +170,7 @@ def differences(definitions: dict, vhosts: list, users: list, passwords: dict, p
         if (found is None or not matches(found, passwords.get(user["name"]))
                 or tags(found.get("tags")) != tags(user.get("tags"))
                 or any(found_permissions.get((user["name"], vhost)) != wanted
-                       for vhost, wanted in permissions(user).items())):
+                       for vhost, wanted in wanted_permissions(user).items())):
             users_differing.append(user["name"])
     return {
         "vhosts": [name for name in vhosts if name not in have_vhosts],
@@ -217,7 +199,7 @@ def document(definitions: dict, vhosts: list, users: list, passwords: dict, poli
             password_hash = salted_hash(algorithm, passwords[user["name"]])
         imported["users"].append({"name": user["name"], "password_hash": password_hash, "hashing_algorithm": algorithm,
                                   "tags": tags(user.get("tags")), "limits": found.get("limits") or {}})
-        for vhost, wanted in permissions(user).items():
+        for vhost, wanted in wanted_permissions(user).items():
             imported["permissions"].append({"user": user["name"], "vhost": vhost, **wanted})
     keys = {tuple(key) for key in differ["policies"]}
     imported["policies"] = [entry for entry in map(policy_entry, policies) if (entry["vhost"], entry["name"]) in keys]

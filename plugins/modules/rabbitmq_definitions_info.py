@@ -15,6 +15,7 @@ import json
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_cli import CLI_OPTIONS, Cli
+from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_objects import tags
 from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_passwords import matches
 
 DOCUMENTATION = r"""
@@ -75,13 +76,6 @@ queues:
   type: list
   returned: always
 """
-
-def tags(value) -> list:
-    """A list since RabbitMQ 3.9, a comma-separated string before."""
-    if isinstance(value, str):
-        value = value.split(",")
-    return sorted(tag.strip() for tag in value or [] if tag.strip())
-
 
 def summary(definitions: dict, passwords: dict) -> dict:
     """What the role compares, and nothing of the hashes."""

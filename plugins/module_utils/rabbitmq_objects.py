@@ -1,0 +1,22 @@
+"""How the rabbitmq role's users read, written once: the module that reads a node's
+definitions (rabbitmq_definitions_info), the one that declares them (rabbitmq_declare)
+and the filter that compares the two (plugins/filter/broker.py) use the same rules."""
+
+NOTHING = "^$"
+
+
+def tags(value) -> list:
+    """A user's tags as a sorted set: a list since RabbitMQ 3.9, a comma-separated string before."""
+    if isinstance(value, str):
+        value = value.split(",")
+    return sorted({tag.strip() for tag in value or [] if tag.strip()})
+
+
+def wanted_permissions(user: dict) -> dict:
+    """A user's patterns by vhost, as community.rabbitmq.rabbitmq_user sets them: a pattern
+    left out is ^$, and a user given no permissions at all gets ^$ on the default vhost."""
+    entries = user.get("permissions") or [{"vhost": "/"}]
+    return {
+        entry.get("vhost") or "/": {key: entry.get(key) or NOTHING for key in ("configure", "write", "read")}
+        for entry in entries
+    }
