@@ -13,8 +13,10 @@ log() { printf '==> %s\n' "$*" >&2; }
 # install (scripts/container-engine.sh) takes the same lock: one apt at a time.
 # Only root installs (below), so only root waits.
 if [ "$(id -u)" -eq 0 ]; then
-  exec 9>/tmp/celery-stack-apt.lock
-  flock 9
+  lock=${CELERY_STACK_APT_LOCK:-/tmp/celery-stack-apt.lock}
+  exec 9>"$lock"
+  # An install takes about a minute; a lock held far longer is a stuck apt, named here.
+  flock --wait 900 9 || { log "waited 15 minutes for $lock (another apt run holds it: fuser $lock)"; exit 1; }
 fi
 
 browser=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)}

@@ -18,11 +18,14 @@ if ! command -v dockerd >/dev/null 2>&1 || ! command -v debootstrap >/dev/null 2
     exit 1
   fi
   log "installing docker.io and debootstrap from Debian"
-  # make test installs the browser beside the engine: one apt at a time.
-  exec 9>/tmp/celery-stack-apt.lock
-  flock 9
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap >/dev/null
+  # make test installs the browser beside the engine: one apt at a time. The lock is held
+  # by this subshell alone, so the daemon started below does not inherit it (it would
+  # hold it for its whole life, and the browser's install would wait for ever).
+  (
+    flock 9
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap >/dev/null
+  ) 9>"${CELERY_STACK_APT_LOCK:-/tmp/celery-stack-apt.lock}"
 fi
 
 if ! docker info >/dev/null 2>&1; then

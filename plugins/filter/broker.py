@@ -17,7 +17,7 @@ tests/test_broker_filter.py.
 
 from __future__ import annotations
 
-from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_objects import tags, wanted_permissions
+from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_objects import policy_entry, tags, wanted_permissions
 
 DOCUMENTATION = """
 name: rabbitmq_pending
@@ -70,18 +70,11 @@ def _module_needed(user: dict, state: dict) -> bool:
 
 
 def _policy_differs(policy: dict, state: dict) -> bool:
-    vhost = policy.get("vhost", "/")
+    vhost = policy.get("vhost") or "/"
     found = next((p for p in state.get("policies", []) if p["vhost"] == vhost and p["name"] == policy["name"]), None)
     if not _present(policy):
         return found is not None
-    if found is None:
-        return True
-    return (
-        found.get("pattern") != policy.get("pattern")
-        or found.get("apply_to") != policy.get("apply_to", "all")
-        or found.get("definition") != policy.get("definition")
-        or int(found.get("priority", 0)) != int(policy.get("priority", 0))
-    )
+    return found is None or policy_entry(found) != policy_entry(policy)
 
 
 def rabbitmq_pending(state: dict, vhosts: list, users: list, policies: list, remove_guest: bool = True) -> dict:

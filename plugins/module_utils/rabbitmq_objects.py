@@ -1,4 +1,4 @@
-"""How the rabbitmq role's users read, written once: the module that reads a node's
+"""How the rabbitmq role's users and policies read, written once: the module that reads a node's
 definitions (rabbitmq_definitions_info), the one that declares them (rabbitmq_declare)
 and the filter that compares the two (plugins/filter/broker.py) use the same rules."""
 
@@ -19,4 +19,18 @@ def wanted_permissions(user: dict) -> dict:
     return {
         entry.get("vhost") or "/": {key: entry.get(key) or NOTHING for key in ("configure", "write", "read")}
         for entry in entries
+    }
+
+
+def policy_entry(policy: dict) -> dict:
+    """A policy as RabbitMQ's definitions hold it, from the role's form (apply_to) or the
+    node's read back as rabbitmq_definitions_info returns it; two policies are the same
+    when their entries are equal."""
+    return {
+        "vhost": policy.get("vhost") or "/",
+        "name": policy["name"],
+        "pattern": policy.get("pattern") or "",
+        "apply-to": policy.get("apply_to") or "all",
+        "definition": policy.get("definition") or {},
+        "priority": int(policy.get("priority") or 0),
     }

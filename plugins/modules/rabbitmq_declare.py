@@ -31,7 +31,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_cli import CLI_OPTIONS, Cli
-from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_objects import NOTHING, tags, wanted_permissions
+from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_objects import NOTHING, policy_entry, tags, wanted_permissions
 from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_passwords import DEFAULT_HASHING, HASHES, matches, salted_hash
 
 DOCUMENTATION = r"""
@@ -144,17 +144,6 @@ declared:
   type: dict
   returned: always
 """
-
-def policy_entry(policy: dict) -> dict:
-    return {
-        "vhost": policy.get("vhost") or "/",
-        "name": policy["name"],
-        "pattern": policy["pattern"],
-        "apply-to": policy.get("apply_to") or "all",
-        "definition": policy.get("definition") or {},
-        "priority": int(policy.get("priority") or 0),
-    }
-
 
 def differences(definitions: dict, vhosts: list, users: list, passwords: dict, policies: list) -> dict:
     """What the node lacks of the wanted objects: vhost names, user names, policy keys."""
