@@ -173,10 +173,24 @@ def test_without_a_ca_the_apps_tls_options_are_left_alone():
     assert "broker_use_ssl" not in deployment_settings({})
 
 
+def test_time_limits_and_worker_bounds_win_over_the_apps_own():
+    app = Celery("bounds")
+    app.conf.update(task_time_limit=None, task_soft_time_limit=7200, worker_max_memory_per_child=None)
+    conf = apply(app, {"CELERY_TASK_TIME_LIMIT": "45", "CELERY_TASK_SOFT_TIME_LIMIT": "0",
+                       "CELERY_WORKER_MAX_TASKS_PER_CHILD": "100", "CELERY_WORKER_MAX_MEMORY_PER_CHILD": "204800"}).conf
+    assert (conf.task_time_limit, conf.task_soft_time_limit) == (45, None)
+    assert (conf.worker_max_tasks_per_child, conf.worker_max_memory_per_child) == (100, 204800)
+    # A producer elsewhere that sets none of them leaves every limit off, as Celery does.
+    unset = deployment_settings({})
+    assert [unset[k] for k in ("task_time_limit", "task_soft_time_limit", "worker_max_tasks_per_child",
+                               "worker_max_memory_per_child")] == [None, None, None, None]
+
+
 @pytest.mark.parametrize(("env", "message"), [
     ({"CELERY_TASK_ACKS_LATE": "maybe"}, "CELERY_TASK_ACKS_LATE must be true or false, got 'maybe'"),
     ({"CELERY_WORKER_PREFETCH_MULTIPLIER": "many"}, "CELERY_WORKER_PREFETCH_MULTIPLIER must be a whole number"),
     ({"CELERY_WORKER_PREFETCH_MULTIPLIER": "-1"}, "CELERY_WORKER_PREFETCH_MULTIPLIER must be at least 0, got -1"),
+    ({"CELERY_TASK_TIME_LIMIT": "30m"}, "CELERY_TASK_TIME_LIMIT must be a whole number, got '30m'"),
     ({"CELERY_TASK_DEFAULT_QUEUE_TYPE": "stream"},
      "CELERY_TASK_DEFAULT_QUEUE_TYPE must be one of quorum, classic, got 'stream'"),
 ])

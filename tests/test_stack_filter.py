@@ -191,3 +191,44 @@ def test_the_templated_defaults_the_filter_spells_out_are_the_roles():
     assert defaults["celery_app_broker_hosts"] == "{{ groups['rabbitmq'] | default([]) }}"
     assert "celery_app_broker_port" not in stack.role_defaults("celery_app")
     assert stack.role_defaults("rabbitmq")["rabbitmq_amqp_port"] == 5672
+
+
+# With late acks a task is unacknowledged while it runs or waits behind its process's
+# current task; the broker takes back a delivery older than its consumer_timeout and
+# another worker runs it again, in a loop for a task longer than that.
+def test_the_default_time_limit_fits_the_default_consumer_timeout():
+    defaults = stack.role_defaults("celery_app")
+    assert defaults["celery_app_task_time_limit"] * defaults["celery_app_prefetch_multiplier"] + stack.ACK_MARGIN \
+        <= stack.role_defaults("rabbitmq")["rabbitmq_consumer_timeout"] / 1000
+    assert problems(*cluster()) == []
+
+
+def test_a_hard_time_limit_at_the_brokers_consumer_timeout_is_refused():
+    assert problems(*cluster(worker2={"celery_app_task_time_limit": 1800})) == [
+        f"celery_app_task_time_limit (1800 s) times celery_app_prefetch_multiplier (1), plus 60 s, must be below broker "
+        f"{mq}'s rabbitmq_consumer_timeout (1800000 ms): a task may otherwise be taken back while it runs or waits, and "
+        "run again; lower the limit or raise rabbitmq_consumer_timeout to at least 1860000 (app hosts: worker2)"
+        for mq in ("mq1", "mq2", "mq3")]
+
+
+def test_a_prefetched_task_waits_for_the_one_before_it():
+    # 600 s alone fits 30 minutes; four reserved per process may wait 3 x 600 s, then run.
+    (message, *_) = problems(*cluster(worker1={"celery_app_task_time_limit": 600,
+                                                "celery_app_prefetch_multiplier": 4}))
+    assert message.startswith("celery_app_task_time_limit (600 s) times celery_app_prefetch_multiplier (4)")
+    assert problems(*cluster(worker1={"celery_app_task_time_limit": 420, "celery_app_prefetch_multiplier": 4})) == []
+
+
+def test_a_lowered_consumer_timeout_on_one_broker_is_named_with_that_broker():
+    assert problems(*cluster(mq3={"rabbitmq_consumer_timeout": 60000},
+                             worker1={"celery_app_task_time_limit": 45},
+                             worker2={"celery_app_task_time_limit": 45})) == [
+        "celery_app_task_time_limit (45 s) times celery_app_prefetch_multiplier (1), plus 60 s, must be below broker "
+        "mq3's rabbitmq_consumer_timeout (60000 ms): a task may otherwise be taken back while it runs or waits, and "
+        "run again; lower the limit or raise rabbitmq_consumer_timeout to at least 105000 (app hosts: worker1, worker2)"]
+
+
+def test_unlimited_prefetch_cannot_be_bounded():
+    (message, *_) = problems(*cluster(worker1={"celery_app_prefetch_multiplier": 0}))
+    assert message.startswith("celery_app_prefetch_multiplier 0 (no limit) lets a worker hold a task unacknowledged")
+    assert message.endswith("set 1 or more (app hosts: worker1)")

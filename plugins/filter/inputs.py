@@ -119,6 +119,10 @@ def celery_worker_problems(v: dict) -> list[str]:
     if any(not q for q in instance_queues) or any(not QUEUE.match(str(q)) for qs in instance_queues for q in qs or []):
         found.append("celery_worker_instances: each instance needs queues, a list of queue names without spaces "
                      f"or commas, got {[q if q else 'none' for q in instance_queues]}")
+    for bound in ("celery_worker_memory_high", "celery_worker_memory_max"):
+        if not re.match(r"^(|infinity|[0-9]+(\.[0-9]+)?[KMGT]?|[0-9]+(\.[0-9]+)?%)$", str(v[bound])):
+            found.append(f"{bound} must be a size systemd takes (bytes, or with K, M, G or T: 512M, 2G; a share of "
+                         f"the host's memory: 75%; infinity), or empty for none, got '{v[bound]}'")
     concurrencies = [i["concurrency"] for i in instances if "concurrency" in i]
     if any((number(c) or 0) < 1 for c in concurrencies):
         found.append("celery_worker_instances: concurrency must be a positive number of pool processes or threads, "
@@ -263,6 +267,16 @@ def celery_app_problems(v: dict, owned_env: dict, bundled_src: str, inventory_ho
     if (number(v["celery_app_prefetch_multiplier"]) or 0) < 0:
         found.append("celery_app_prefetch_multiplier must be 0 (no limit) or more tasks per worker process, "
                      f"got {v['celery_app_prefetch_multiplier']}")
+    hard, soft = number(v["celery_app_task_time_limit"]), number(v["celery_app_task_soft_time_limit"])
+    if (hard or 0) < 1:
+        found.append("celery_app_task_time_limit must be a positive number of seconds (a task running longer is "
+                     f"ended; without it, the broker's consumer_timeout hands it to another worker), got {v['celery_app_task_time_limit']}")
+    if (soft or 0) < 0 or (soft and hard and soft >= hard):
+        found.append("celery_app_task_soft_time_limit must be 0 (none) or a number of seconds below "
+                     f"celery_app_task_time_limit ({v['celery_app_task_time_limit']}), got {v['celery_app_task_soft_time_limit']}")
+    for bound, what in (("celery_app_max_tasks_per_child", "tasks"), ("celery_app_max_memory_per_child", "KiB")):
+        if (number(v[bound]) or 0) < 0:
+            found.append(f"{bound} must be 0 (no bound) or a number of {what}, got {v[bound]}")
 
     chosen = [s for s in SOURCES if v.get(s)]
     if len(chosen) > 1:
@@ -370,6 +384,12 @@ def rabbitmq_problems(v: dict, cluster_nodes: list, cookies: list, inventory_hos
                      f"{[a.get('user') for a in accounts if not a.get('password')]} needs it")
     if (number(v["rabbitmq_startup_timeout"]) or 0) < 1:
         found.append(f"rabbitmq_startup_timeout must be a positive number of seconds, got {v['rabbitmq_startup_timeout']}")
+    if (number(v["rabbitmq_consumer_timeout"]) or 0) < 1:
+        found.append("rabbitmq_consumer_timeout must be a positive number of milliseconds (RabbitMQ's default: 1800000, "
+                     f"30 minutes), got {v['rabbitmq_consumer_timeout']}")
+    if "consumer_timeout" in dict(v["rabbitmq_config_extra"]):
+        found.append("rabbitmq_config_extra must not set consumer_timeout: set rabbitmq_consumer_timeout (the "
+                     "preflight checks it against the apps' time limits)")
 
     vhosts = list(v["rabbitmq_vhosts"])
     users = list(v["rabbitmq_users"])

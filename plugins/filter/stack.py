@@ -165,6 +165,31 @@ def use_problems(use: dict, broker: Host) -> list[str]:
     return found
 
 
+# What a task's delivery may need beyond its run: the kill at the hard limit, the failure
+# reported and the acknowledgement sent (seconds).
+ACK_MARGIN = 60
+
+
+def time_problems(app: Host, broker: Host) -> list[str]:
+    """With late acks a task stays unacknowledged while it runs, and a prefetched one while
+    it waits for a process (at most prefetch multiplier runs): the broker's consumer_timeout
+    must outlast that, or it takes the delivery back and another worker runs it again."""
+    hard, prefetch, timeout = port(app["celery_app_task_time_limit"]), port(app["celery_app_prefetch_multiplier"]), \
+        port(broker["rabbitmq_consumer_timeout"])
+    if None in (hard, prefetch, timeout) or hard < 1 or timeout < 1:
+        return []  # each role's own checks name these
+    if prefetch == 0:
+        return [f"celery_app_prefetch_multiplier 0 (no limit) lets a worker hold a task unacknowledged for longer than "
+                f"broker {broker.name}'s rabbitmq_consumer_timeout ({timeout} ms), which then hands it to another "
+                "worker: set 1 or more"]
+    if hard * prefetch + ACK_MARGIN > timeout / 1000:
+        return [f"celery_app_task_time_limit ({hard} s) times celery_app_prefetch_multiplier ({prefetch}), plus "
+                f"{ACK_MARGIN} s, must be below broker {broker.name}'s rabbitmq_consumer_timeout ({timeout} ms): a task "
+                f"may otherwise be taken back while it runs or waits, and run again; lower the limit or raise "
+                f"rabbitmq_consumer_timeout to at least {(hard * prefetch + ACK_MARGIN) * 1000}"]
+    return []
+
+
 def stack_problems(hostvars, groups) -> list[str]:
     """What the roles of this inventory disagree on, as messages (empty: they agree)."""
     defaults = {role: role_defaults(role) for role in ("celery_app", "rabbitmq", "flower")}
@@ -177,7 +202,10 @@ def stack_problems(hostvars, groups) -> list[str]:
     for name in apps:
         app = Host(name, hostvars, defaults["celery_app"])
         for use in app_uses(app, brokers, hostvars):
-            for problem in use_problems(use, Host(use["broker"], hostvars, broker_defaults)):
+            broker = Host(use["broker"], hostvars, broker_defaults)
+            # Flower's host runs no task: its time limits are never used.
+            timed = time_problems(app, broker) if name in groups.get("celery_workers", []) else []
+            for problem in use_problems(use, broker) + timed:
                 seen.setdefault(problem, []).append(name)
     found = [f"{problem} (app hosts: {', '.join(hosts)})" for problem, hosts in seen.items()]
     for name in groups.get("flower", []):

@@ -5,7 +5,8 @@ Celery instance (not called app) configured with config_from_object from a modul
 asks for classic queues, early acks and prefetch 4, tasks in submodules, built by
 flit_core. It is deployed with TLS between the app and the broker, first as a setup.py
 tree, then as a wheel, then from git, and read from the outside: the broker's queues and
-connections, the worker's journal, Flower's API.
+connections, the worker's journal, Flower's API. Its tasks get a short hard time limit
+and the broker a short consumer_timeout, so a task that overruns shows within the test.
 """
 
 import json
@@ -24,6 +25,10 @@ from conftest import (FLOWER_PASSWORD, GROUPS, app_python, base_vars, build_whee
 APP = Path(__file__).parent / "apps" / "shipyard"
 NAME = "shipyard.worker"
 VHOST = "doky_host"
+# 10 s, plus the minute the preflight asks, below the broker's 90 s.
+TIME_LIMIT, CONSUMER_TIMEOUT_MS = 10, 90000
+# A pool process past 200 MiB is replaced after its task.
+MEMORY_BOUND_KIB = 200 * 1024
 SOURCES = ("celery_app_src_path", "celery_app_wheel", "celery_app_git_url", "celery_app_git_version")
 
 # Sends tasks as a producer of the app does, with the deployment's settings (celery_stack).
@@ -35,6 +40,46 @@ case, count, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 for i in range(count):
     pack.apply_async((f"{case}-{i}", seconds), ignore_result=True)
 print(f"sent {count}")
+'''
+# The resident memory of the worker's pool processes, sampled until the stop file
+# appears: the largest seen, in KiB (run as root in the container).
+RSS_SAMPLER = '''
+import os, subprocess, sys, time
+group = subprocess.run(["systemctl", "show", "-p", "ControlGroup", "--value", "celery-worker"],
+                       capture_output=True, text=True, check=True).stdout.strip()
+main = subprocess.run(["systemctl", "show", "-p", "MainPID", "--value", "celery-worker"],
+                      capture_output=True, text=True, check=True).stdout.strip()
+largest, children = 0, set()
+while not os.path.exists(sys.argv[1]):
+    for pid in open(f"/sys/fs/cgroup{group}/cgroup.procs").read().split():
+        if pid == main:
+            continue
+        try:
+            rss = next(int(line.split()[1]) for line in open(f"/proc/{pid}/status") if line.startswith("VmRSS:"))
+        except (OSError, StopIteration):
+            continue
+        children.add(pid)
+        largest = max(largest, rss)
+    time.sleep(0.1)
+print(largest, len(children))
+'''
+HOARD = '''
+import sys
+import celery_stack.app
+from shipyard.tasks.packing import hoard
+case, count, mib = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+for i in range(count):
+    hoard.apply_async((f"{case}-{i}", mib), ignore_result=True)
+print(f"sent {count}")
+'''
+# A task past its hard time limit, waited for as its producer would: its final state.
+OVERRUN = '''
+import sys
+import celery_stack.app
+from shipyard.tasks.packing import pack
+result = pack.delay(sys.argv[1], float(sys.argv[2]))
+result.get(timeout=120, propagate=False)
+print(result.state, type(result.result).__name__)
 '''
 ROUND_TRIP = '''
 import celery_stack.app
@@ -89,6 +134,8 @@ class Stack:
             self.source = {key: value for key, value in variables.items() if key in SOURCES}
         variables = {**self.base, "celery_app_name": NAME, "rabbitmq_tls": True, "rabbitmq_amqp_plain": False,
                      "celery_app_broker_tls": True, "flower_broker_api_url": "", "celery_worker_gate_timeout": 60,
+                     "celery_app_task_time_limit": TIME_LIMIT, "rabbitmq_consumer_timeout": CONSUMER_TIMEOUT_MS,
+                     "celery_app_max_memory_per_child": MEMORY_BOUND_KIB,
                      **self.source, **variables}
         write_inventory(self.inventory, self.name, variables, list(GROUPS))
         result = run_playbook(self.inventory, playbook)
@@ -175,16 +222,58 @@ def test_a_broker_crash_right_after_400_confirmed_publishes_loses_none(stack):
 def test_a_worker_killed_mid_task_loses_it_not(stack):
     since = stack.now()
     case = f"killed{uuid.uuid4().hex[:6]}"
-    stack.python(SEND, case, "1", "12")
+    stack.python(SEND, case, "1", "8")
     deadline = time.monotonic() + 60
     while "Task shipyard.pack[" not in stack.sh(f"journalctl -u celery-worker --since='{since}' -o cat --no-pager") \
             and time.monotonic() < deadline:
         time.sleep(1)
-    time.sleep(3)  # well inside the 12 s it takes
+    time.sleep(3)  # well inside the 8 s it takes
     stack.sh("systemctl kill --signal=SIGKILL celery-worker")
     done = stack.wait_for(case, since, 1, timeout=120)
     print(f"\nworker SIGKILL mid-task: completed {len(done)} time(s)")
     assert done == [f"{case}-0"]
+
+
+def test_a_task_past_its_hard_time_limit_fails_once_and_is_not_run_again(stack):
+    # Its own app's settings ask for nothing of the sort: the limit is the deployment's.
+    assert stack.sh("rabbitmqctl -q eval 'application:get_env(rabbit, consumer_timeout).'") \
+        == f"{{ok,{CONSUMER_TIMEOUT_MS}}}"
+    since = stack.now()
+    case = f"overrun{uuid.uuid4().hex[:6]}"
+    started = time.monotonic()
+    assert stack.python(OVERRUN, f"{case}-0", "25") == "FAILURE TimeLimitExceeded"
+    print(f"\na 25 s task under a {TIME_LIMIT} s hard limit: failed after {time.monotonic() - started:.1f} s")
+    # Acknowledged as failed: neither the broker's timeout nor a lost worker hands it back.
+    time.sleep(5)
+    journal = stack.sh(f"journalctl -u celery-worker --since='{since}' -o cat --no-pager")
+    assert len(re.findall(r"Task shipyard\.pack\[[0-9a-f-]+\] received", journal)) == 1, journal
+    assert f"Hard time limit ({TIME_LIMIT}s) exceeded for shipyard.pack" in journal, journal
+    assert stack.succeeded(case, since) == []
+
+
+def test_a_leaking_task_costs_new_pool_processes_not_the_host(stack):
+    # 100 calls that each keep 50 MiB: 5 GB in one process without a bound.
+    since = stack.now()
+    case = f"hoard{uuid.uuid4().hex[:6]}"
+    stop = f"/tmp/{case}.stop"
+    docker("exec", "-i", stack.name, "sh", "-c", f"cat > /tmp/{case}.py", input=RSS_SAMPLER)
+    docker("exec", "-d", stack.name, "sh", "-c", f"python3 /tmp/{case}.py {stop} > /tmp/{case}.rss")
+    assert stack.python(HOARD, case, "100", "50") == "sent 100"
+    journal_done = []
+    deadline = time.monotonic() + 240
+    while len(set(journal_done)) < 100 and time.monotonic() < deadline:
+        time.sleep(2)
+        journal = stack.sh(f"journalctl -u celery-worker --since='{since}' -o cat --no-pager")
+        journal_done = re.findall(rf"succeeded in [0-9.e-]+s: '({case}-\d+)'", journal)
+    stack.sh(f"touch {stop}; sleep 1")
+    largest, processes = map(int, stack.sh(f"cat /tmp/{case}.rss").split())
+    print(f"\n100 calls keeping 50 MiB each, bound {MEMORY_BOUND_KIB // 1024} MiB: completed {len(set(journal_done))}, "
+          f"largest pool process {largest // 1024} MiB, pool processes seen {processes}")
+    assert sorted(set(journal_done)) == sorted(f"{case}-{i}" for i in range(100))
+    # The bound is checked after each task: a process may pass it by the one call that
+    # crossed it, never more.
+    assert largest < MEMORY_BOUND_KIB + 50 * 1024 + 16 * 1024
+    assert stack.sh("systemctl is-active celery-worker") == "active"
 
 
 def test_flower_lists_its_task_names(stack):

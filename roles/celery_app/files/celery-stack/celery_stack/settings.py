@@ -24,6 +24,10 @@ OWNED_VARIABLES = {
     "CELERY_TASK_ACKS_LATE": "task_acks_late",
     "CELERY_TASK_REJECT_ON_WORKER_LOST": "task_reject_on_worker_lost",
     "CELERY_WORKER_PREFETCH_MULTIPLIER": "worker_prefetch_multiplier",
+    "CELERY_TASK_TIME_LIMIT": "task_time_limit (seconds; 0 or unset: none)",
+    "CELERY_TASK_SOFT_TIME_LIMIT": "task_soft_time_limit (seconds; 0 or unset: none)",
+    "CELERY_WORKER_MAX_TASKS_PER_CHILD": "worker_max_tasks_per_child (0 or unset: none)",
+    "CELERY_WORKER_MAX_MEMORY_PER_CHILD": "worker_max_memory_per_child (KiB; 0 or unset: none)",
     "CELERY_BROKER_CA_FILE": "broker_use_ssl (the CA the broker's certificate must chain to)",
     "CELERY_BROKER_TLS_NAME": "broker_use_ssl (the name the broker's certificate must carry)",
 }
@@ -59,6 +63,11 @@ def _whole(env: Mapping[str, str], name: str, default: int, minimum: int = 0) ->
     if number < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, got {number}")
     return number
+
+
+def _bound(env: Mapping[str, str], name: str) -> int | None:
+    """A limit: a positive whole number, or None for 0 or unset (Celery's "no limit")."""
+    return _whole(env, name, 0) or None
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
@@ -111,6 +120,15 @@ def deployment_settings(env: Mapping[str, str] | None = None) -> dict:
         "task_acks_late": _flag(env, "CELERY_TASK_ACKS_LATE", True),
         "task_reject_on_worker_lost": _flag(env, "CELERY_TASK_REJECT_ON_WORKER_LOST", True),
         "worker_prefetch_multiplier": _whole(env, "CELERY_WORKER_PREFETCH_MULTIPLIER", 1),
+        # A task still running at the hard limit has its process killed and is acknowledged
+        # as failed: with late acks it would otherwise stay unacknowledged past the broker's
+        # consumer_timeout, whose channel close hands it to another worker, again and again.
+        "task_time_limit": _bound(env, "CELERY_TASK_TIME_LIMIT"),
+        "task_soft_time_limit": _bound(env, "CELERY_TASK_SOFT_TIME_LIMIT"),
+        # A worker process that ran this many tasks, or grew past this size (checked after
+        # each task), is replaced by a new one; the task it ran is done, none is lost.
+        "worker_max_tasks_per_child": _bound(env, "CELERY_WORKER_MAX_TASKS_PER_CHILD"),
+        "worker_max_memory_per_child": _bound(env, "CELERY_WORKER_MAX_MEMORY_PER_CHILD"),
         # systemd restarts a unit that gave up; until then, keep trying the broker.
         "broker_connection_retry_on_startup": True,
     }
