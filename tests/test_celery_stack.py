@@ -7,9 +7,12 @@ read back what Celery itself will use: the effective settings, the queue and exc
 declares, the options a task is bound with, and a real round trip through a worker.
 """
 
+import os
 import ssl
+import subprocess
 import sys
 import textwrap
+import threading
 import types
 import uuid
 from pathlib import Path
@@ -177,7 +180,7 @@ def test_time_limits_and_worker_bounds_win_over_the_apps_own():
     app = Celery("bounds")
     app.conf.update(task_time_limit=None, task_soft_time_limit=7200, worker_max_memory_per_child=None)
     conf = apply(app, {"CELERY_TASK_TIME_LIMIT": "45", "CELERY_TASK_SOFT_TIME_LIMIT": "0",
-                       "CELERY_WORKER_MAX_TASKS_PER_CHILD": "100", "CELERY_WORKER_MAX_MEMORY_PER_CHILD": "204800"}).conf
+                       "CELERY_STACK_MAX_TASKS_PER_CHILD": "100", "CELERY_STACK_MAX_MEMORY_PER_CHILD": "204800"}).conf
     assert (conf.task_time_limit, conf.task_soft_time_limit) == (45, None)
     assert (conf.worker_max_tasks_per_child, conf.worker_max_memory_per_child) == (100, 204800)
     # A producer elsewhere that sets none of them leaves every limit off, as Celery does.
@@ -197,6 +200,43 @@ def test_time_limits_and_worker_bounds_win_over_the_apps_own():
 def test_a_setting_it_cannot_use_is_an_error_naming_the_variable(env, message):
     with pytest.raises(SettingsError, match=message):
         deployment_settings(env)
+
+
+def test_celery_command_line_reads_none_of_them_with_another_meaning():
+    # `celery worker` takes CELERY_WORKER_<OPTION> from the environment (Click's
+    # auto_envvar_prefix): such a variable reaches the worker twice, through the settings
+    # and as the option. Only the prefetch multiplier may, as the option means the same.
+    from celery.bin.celery import celery as command
+    read_by_the_cli = {f"CELERY_{name.upper()}_{param.name.upper()}"
+                       for name, sub in command.commands.items() for param in sub.params}
+    assert set(OWNED_VARIABLES) & read_by_the_cli == {"CELERY_WORKER_PREFETCH_MULTIPLIER"}
+
+
+def test_a_prefork_worker_starts_with_every_bound_off(tmp_path):
+    # What the role writes with the bounds at 0 ("none"), given to the real command line.
+    (tmp_path / "plainapp.py").write_text("from celery import Celery\napp = Celery('plainapp', broker='memory://')\n")
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}:{ROOT / 'roles/celery_app/files/celery-stack'}",
+           "CELERY_STACK_APP": "plainapp", "CELERY_TASK_TIME_LIMIT": "1740", "CELERY_TASK_SOFT_TIME_LIMIT": "0",
+           "CELERY_STACK_MAX_TASKS_PER_CHILD": "0", "CELERY_STACK_MAX_MEMORY_PER_CHILD": "0",
+           "CELERY_WORKER_PREFETCH_MULTIPLIER": "1"}
+    worker = subprocess.Popen([str(Path(sys.executable).parent / "celery"), "-A", "celery_stack.app", "worker",
+                               "--pool=prefork", "--concurrency=1", "--loglevel=INFO", "--without-mingle",
+                               "--without-gossip"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    seen = []
+    # A worker that hangs instead of starting or failing is ended, and the test fails.
+    deadline = threading.Timer(60, worker.kill)
+    deadline.start()
+    try:
+        for line in worker.stdout:
+            seen.append(line)
+            if " ready." in line or "Unrecoverable error" in line:
+                break
+    finally:
+        deadline.cancel()
+        worker.terminate()
+        worker.wait(timeout=30)
+    assert any(" ready." in line for line in seen), "".join(seen[-20:])
 
 
 def test_every_variable_it_reads_is_listed_as_owned():

@@ -32,45 +32,38 @@ MEMORY_BOUND_KIB = 200 * 1024
 SOURCES = ("celery_app_src_path", "celery_app_wheel", "celery_app_git_url", "celery_app_git_version")
 
 # Sends tasks as a producer of the app does, with the deployment's settings (celery_stack).
+# CASE COUNT ARG [TASK]: COUNT calls of shipyard.tasks.packing's TASK (pack: ARG seconds;
+# hoard: ARG MiB kept), each given the token CASE-i.
 SEND = '''
-import sys
+import json, sys
 import celery_stack.app
-from shipyard.tasks.packing import pack
-case, count, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+from shipyard.tasks import packing
+case, count, arg = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
+task = getattr(packing, sys.argv[4] if len(sys.argv) > 4 else "pack")
 for i in range(count):
-    pack.apply_async((f"{case}-{i}", seconds), ignore_result=True)
+    task.apply_async((f"{case}-{i}", arg), ignore_result=True)
 print(f"sent {count}")
 '''
 # The resident memory of the worker's pool processes, sampled until the stop file
-# appears: the largest seen, in KiB (run as root in the container).
+# appears: the largest seen, in KiB, and how many processes (run as root in the container).
 RSS_SAMPLER = '''
 import os, subprocess, sys, time
-group = subprocess.run(["systemctl", "show", "-p", "ControlGroup", "--value", "celery-worker"],
-                       capture_output=True, text=True, check=True).stdout.strip()
 main = subprocess.run(["systemctl", "show", "-p", "MainPID", "--value", "celery-worker"],
                       capture_output=True, text=True, check=True).stdout.strip()
 largest, children = 0, set()
 while not os.path.exists(sys.argv[1]):
-    for pid in open(f"/sys/fs/cgroup{group}/cgroup.procs").read().split():
-        if pid == main:
-            continue
+    for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            rss = next(int(line.split()[1]) for line in open(f"/proc/{pid}/status") if line.startswith("VmRSS:"))
-        except (OSError, StopIteration):
+            status = dict(line.split(":", 1) for line in open(f"/proc/{pid}/status") if ":" in line)
+        except OSError:
+            continue
+        # The prefork pool's processes are the main process's children (cgroup v1 or v2).
+        if status.get("PPid", "").strip() != main or "VmRSS" not in status:
             continue
         children.add(pid)
-        largest = max(largest, rss)
+        largest = max(largest, int(status["VmRSS"].split()[0]))
     time.sleep(0.1)
 print(largest, len(children))
-'''
-HOARD = '''
-import sys
-import celery_stack.app
-from shipyard.tasks.packing import hoard
-case, count, mib = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-for i in range(count):
-    hoard.apply_async((f"{case}-{i}", mib), ignore_result=True)
-print(f"sent {count}")
 '''
 # A task past its hard time limit, waited for as its producer would: its final state.
 OVERRUN = '''
@@ -257,8 +250,8 @@ def test_a_leaking_task_costs_new_pool_processes_not_the_host(stack):
     case = f"hoard{uuid.uuid4().hex[:6]}"
     stop = f"/tmp/{case}.stop"
     docker("exec", "-i", stack.name, "sh", "-c", f"cat > /tmp/{case}.py", input=RSS_SAMPLER)
-    docker("exec", "-d", stack.name, "sh", "-c", f"python3 /tmp/{case}.py {stop} > /tmp/{case}.rss")
-    assert stack.python(HOARD, case, "100", "50") == "sent 100"
+    docker("exec", "-d", stack.name, "sh", "-c", f"python3 /tmp/{case}.py {stop} > /tmp/{case}.rss 2>&1")
+    assert stack.python(SEND, case, "100", "50", "hoard") == "sent 100"
     journal_done = []
     deadline = time.monotonic() + 240
     while len(set(journal_done)) < 100 and time.monotonic() < deadline:
@@ -266,7 +259,9 @@ def test_a_leaking_task_costs_new_pool_processes_not_the_host(stack):
         journal = stack.sh(f"journalctl -u celery-worker --since='{since}' -o cat --no-pager")
         journal_done = re.findall(rf"succeeded in [0-9.e-]+s: '({case}-\d+)'", journal)
     stack.sh(f"touch {stop}; sleep 1")
-    largest, processes = map(int, stack.sh(f"cat /tmp/{case}.rss").split())
+    sampled = stack.sh(f"cat /tmp/{case}.rss")
+    assert re.fullmatch(r"\d+ \d+", sampled), sampled
+    largest, processes = map(int, sampled.split())
     print(f"\n100 calls keeping 50 MiB each, bound {MEMORY_BOUND_KIB // 1024} MiB: completed {len(set(journal_done))}, "
           f"largest pool process {largest // 1024} MiB, pool processes seen {processes}")
     assert sorted(set(journal_done)) == sorted(f"{case}-{i}" for i in range(100))

@@ -16,7 +16,10 @@ from collections.abc import Mapping
 from celery import Celery, signals
 
 # Environment variable -> what it sets. The celery_app role writes all of them into the
-# environment file every unit reads; a producer elsewhere sets the same ones.
+# environment file every unit reads; a producer elsewhere sets the same ones. Celery's
+# command line reads CELERY_<COMMAND>_<OPTION> itself (CELERY_WORKER_MAX_TASKS_PER_CHILD is
+# --max-tasks-per-child, which refuses 0): a name of that form is used only where the
+# option means the same, and the bounds whose 0 means "none" are named CELERY_STACK_*.
 OWNED_VARIABLES = {
     "CELERY_TASK_DEFAULT_QUEUE": "task_default_queue",
     "CELERY_TASK_DEFAULT_QUEUE_TYPE": "task_default_queue_type (and the exchange types it needs)",
@@ -26,8 +29,8 @@ OWNED_VARIABLES = {
     "CELERY_WORKER_PREFETCH_MULTIPLIER": "worker_prefetch_multiplier",
     "CELERY_TASK_TIME_LIMIT": "task_time_limit (seconds; 0 or unset: none)",
     "CELERY_TASK_SOFT_TIME_LIMIT": "task_soft_time_limit (seconds; 0 or unset: none)",
-    "CELERY_WORKER_MAX_TASKS_PER_CHILD": "worker_max_tasks_per_child (0 or unset: none)",
-    "CELERY_WORKER_MAX_MEMORY_PER_CHILD": "worker_max_memory_per_child (KiB; 0 or unset: none)",
+    "CELERY_STACK_MAX_TASKS_PER_CHILD": "worker_max_tasks_per_child (0 or unset: none)",
+    "CELERY_STACK_MAX_MEMORY_PER_CHILD": "worker_max_memory_per_child (KiB; 0 or unset: none)",
     "CELERY_BROKER_CA_FILE": "broker_use_ssl (the CA the broker's certificate must chain to)",
     "CELERY_BROKER_TLS_NAME": "broker_use_ssl (the name the broker's certificate must carry)",
 }
@@ -127,8 +130,8 @@ def deployment_settings(env: Mapping[str, str] | None = None) -> dict:
         "task_soft_time_limit": _bound(env, "CELERY_TASK_SOFT_TIME_LIMIT"),
         # A worker process that ran this many tasks, or grew past this size (checked after
         # each task), is replaced by a new one; the task it ran is done, none is lost.
-        "worker_max_tasks_per_child": _bound(env, "CELERY_WORKER_MAX_TASKS_PER_CHILD"),
-        "worker_max_memory_per_child": _bound(env, "CELERY_WORKER_MAX_MEMORY_PER_CHILD"),
+        "worker_max_tasks_per_child": _bound(env, "CELERY_STACK_MAX_TASKS_PER_CHILD"),
+        "worker_max_memory_per_child": _bound(env, "CELERY_STACK_MAX_MEMORY_PER_CHILD"),
         # systemd restarts a unit that gave up; until then, keep trying the broker.
         "broker_connection_retry_on_startup": True,
     }
