@@ -17,7 +17,8 @@ tests/test_broker_filter.py.
 
 from __future__ import annotations
 
-from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_objects import policy_entry, tags, wanted_permissions
+from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_objects import (permissions_found, policy_entry, tags,
+                                                                                     wanted_permissions)
 
 DOCUMENTATION = """
 name: rabbitmq_pending
@@ -36,10 +37,9 @@ def _present(item: dict) -> bool:
 
 
 def _permissions_found(name: str, state: dict) -> dict:
-    return {
-        entry["vhost"]: {key: entry.get(key, "") for key in ("configure", "write", "read")}
-        for entry in state.get("permissions", []) if entry.get("user") == name
-    }
+    """The user's patterns by vhost, as the node holds them."""
+    return {vhost: patterns for (user, vhost), patterns in permissions_found(state.get("permissions", [])).items()
+            if user == name}
 
 
 def _import_differs(user: dict, state: dict) -> bool:

@@ -68,8 +68,8 @@ class Host:
         return fallback if value is None else value
 
 
-def port(value):
-    """A port as an int, or None when it is not a number (each role's own checks say so)."""
+def whole(value):
+    """A port or a time as an int, or None when it is not a number (each role's own checks say so)."""
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -78,7 +78,7 @@ def port(value):
 
 def broker_ports(broker: Host) -> dict:
     """Every port the broker listens on for clients, by the variable that sets it."""
-    return {name: port(value) for name, value in broker_listeners(broker.__getitem__).items()}
+    return {name: whole(value) for name, value in broker_listeners(broker.__getitem__).items()}
 
 
 def broker_users(broker: Host) -> dict:
@@ -107,7 +107,7 @@ def app_uses(app: Host, brokers: list[str], hostvars) -> list[dict]:
         tls = flag(app["celery_app_broker_tls"])
         # The role's default port is the scheme's (celery_app/defaults/main.yml).
         wanted = app["celery_app_broker_port"]
-        wanted = SCHEME_PORTS["amqps" if tls else "amqp"] if wanted is None else port(wanted)
+        wanted = SCHEME_PORTS["amqps" if tls else "amqp"] if wanted is None else whole(wanted)
         hosts = app["celery_app_broker_hosts"]
         # The role's default is every host of the rabbitmq group.
         hosts = brokers if hosts is None else hosts
@@ -174,8 +174,8 @@ def time_problems(app: Host, broker: Host) -> list[str]:
     """With late acks a task stays unacknowledged while it runs, and a prefetched one while
     it waits for a process (at most prefetch multiplier runs): the broker's consumer_timeout
     must outlast that, or it takes the delivery back and another worker runs it again."""
-    hard, prefetch, timeout = port(app["celery_app_task_time_limit"]), port(app["celery_app_prefetch_multiplier"]), \
-        port(broker["rabbitmq_consumer_timeout"])
+    hard, prefetch = whole(app["celery_app_task_time_limit"]), whole(app["celery_app_prefetch_multiplier"])
+    timeout = whole(broker["rabbitmq_consumer_timeout"])
     if None in (hard, prefetch, timeout) or hard < 1 or timeout < 1:
         return []  # each role's own checks name these
     if prefetch == 0:
@@ -211,7 +211,7 @@ def stack_problems(hostvars, groups) -> list[str]:
     for name in groups.get("flower", []):
         if name in brokers:
             both = Host(name, hostvars, {**broker_defaults, **defaults["flower"]})
-            flower_port = port(both["flower_port"])
+            flower_port = whole(both["flower_port"])
             taken = [var for var, value in broker_ports(both).items() if value is not None and value == flower_port]
             if taken:
                 found.append(f"flower_port {flower_port} is taken on {name} by the broker"

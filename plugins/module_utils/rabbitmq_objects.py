@@ -12,6 +12,13 @@ def tags(value) -> list:
     return sorted({tag.strip() for tag in value or [] if tag.strip()})
 
 
+def permissions_found(entries: list) -> dict:
+    """The patterns a node's definitions hold, by (user, vhost), in the shape of
+    wanted_permissions' values, so the two compare with ==."""
+    return {(entry["user"], entry["vhost"]): {key: entry.get(key, "") for key in ("configure", "write", "read")}
+            for entry in entries}
+
+
 def wanted_permissions(user: dict) -> dict:
     """A user's patterns by vhost, as community.rabbitmq.rabbitmq_user sets them: a pattern
     left out is ^$, and a user given no permissions at all gets ^$ on the default vhost."""

@@ -31,7 +31,8 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_cli import CLI_OPTIONS, Cli
-from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_objects import NOTHING, policy_entry, tags, wanted_permissions
+from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_objects import (NOTHING, permissions_found, policy_entry, tags,
+                                                                                     wanted_permissions)
 from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_passwords import DEFAULT_HASHING, HASHES, matches, salted_hash
 
 DOCUMENTATION = r"""
@@ -149,8 +150,7 @@ def differences(definitions: dict, vhosts: list, users: list, passwords: dict, p
     """What the node lacks of the wanted objects: vhost names, user names, policy keys."""
     have_vhosts = {vhost["name"] for vhost in definitions.get("vhosts", [])}
     found_users = {user["name"]: user for user in definitions.get("users", [])}
-    found_permissions = {(entry["user"], entry["vhost"]): {key: entry.get(key, "") for key in ("configure", "write", "read")}
-                         for entry in definitions.get("permissions", [])}
+    found_permissions = permissions_found(definitions.get("permissions", []))
     found_policies = {(policy["vhost"], policy["name"]): policy_entry({**policy, "apply_to": policy.get("apply-to")})
                       for policy in definitions.get("policies", [])}
     users_differing = []
