@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import secrets
 import sys
 from pathlib import Path
@@ -67,7 +68,7 @@ def read(definitions=None, passwords=PASSWORDS) -> dict:
     return {"available": True, **info.summary(definitions or export(), passwords)}
 
 
-NOTHING = {"add": {"vhosts": [], "users": [], "policies": []},
+NOTHING = {"add": {"vhosts": [], "users": [], "policies": [], "topology": False},
            "take_away": {"vhosts": [], "users": [], "policies": []}, "guest": False}
 
 
@@ -108,7 +109,7 @@ def test_a_broker_as_declared_needs_nothing():
 
 def test_a_broker_that_could_not_be_read_gets_everything_declared():
     assert pending({"available": False}, VHOSTS, USERS, POLICIES, True) == {
-        "add": {"vhosts": ["jobs"], "users": ["app", "watcher"], "policies": POLICIES},
+        "add": {"vhosts": ["jobs"], "users": ["app", "watcher"], "policies": POLICIES, "topology": False},
         "take_away": {"vhosts": [], "users": [], "policies": []}, "guest": False}
 
 
@@ -205,34 +206,36 @@ def imported(definitions: dict, document: dict) -> dict:
     """The node's definitions after an import: it adds and replaces, never removes."""
     after = json.loads(json.dumps(definitions))
     after["vhosts"] += [v for v in document["vhosts"] if v["name"] not in {h["name"] for h in after["vhosts"]}]
-    for kind, key in (("users", ("name",)), ("permissions", ("user", "vhost")), ("policies", ("vhost", "name"))):
-        new = {tuple(entry[k] for k in key) for entry in document[kind]}
-        after[kind] = [e for e in after.get(kind, []) if tuple(e[k] for k in key) not in new] + document[kind]
+    for kind, key in (("users", ("name",)), ("permissions", ("user", "vhost")), ("policies", ("vhost", "name")),
+                      ("exchanges", ("vhost", "name")), ("queues", ("vhost", "name")), ("bindings", ("vhost", "source", "destination"))):
+        new = {tuple(entry[k] for k in key) for entry in document.get(kind, [])}
+        after[kind] = [e for e in after.get(kind, []) if tuple(e[k] for k in key) not in new] + document.get(kind, [])
     return after
 
 
-def declared(definitions: dict, vhosts=("jobs",), users=USERS, wanted=PASSWORDS, policies=POLICIES):
-    differ = declare.differences(definitions, list(vhosts), users, wanted, policies)
-    return differ, declare.document(definitions, list(vhosts), users, wanted, policies, differ)
+def declared(definitions: dict, vhosts=("jobs",), users=USERS, wanted=PASSWORDS, policies=POLICIES, **topology):
+    differ = declare.differences(definitions, list(vhosts), users, wanted, policies, **topology)
+    return differ, declare.document(definitions, list(vhosts), users, wanted, policies, differ, **topology)
 
 
 def test_the_import_finds_nothing_to_do_on_a_broker_as_declared():
     differ, document = declared(export())
-    assert differ == {"vhosts": [], "users": [], "policies": []}
+    assert differ == {"vhosts": [], "users": [], "policies": [], "exchanges": [], "queues": [], "bindings": []}
     assert document == {"vhosts": [], "users": [], "permissions": [], "policies": []}
 
 
 def test_one_import_declares_a_new_broker_and_holds_no_password():
     fresh = {"vhosts": [{"name": "/"}], "users": [], "permissions": [], "topic_permissions": [], "policies": []}
     differ, document = declared(fresh)
-    assert differ == {"vhosts": ["jobs"], "users": ["app", "watcher"], "policies": [["jobs", "ttl"]]}
+    assert differ == {"vhosts": ["jobs"], "users": ["app", "watcher"], "policies": [["jobs", "ttl"]],
+                      "exchanges": [], "queues": [], "bindings": []}
     assert WORD not in json.dumps(document) and OTHER not in json.dumps(document)
     assert document["policies"] == [{"vhost": "jobs", "name": "ttl", "pattern": "^t\\.", "apply-to": "queues",
                                      "definition": {"message-ttl": 60000}, "priority": 1}]
     # A user given no permissions is held to nothing on the default vhost.
     assert {"user": "watcher", "vhost": "/", "configure": "^$", "write": "^$", "read": "^$"} in document["permissions"]
     after = imported(fresh, document)
-    assert declare.differences(after, ["jobs"], USERS, PASSWORDS, POLICIES) == {"vhosts": [], "users": [], "policies": []}
+    assert not any(declare.differences(after, ["jobs"], USERS, PASSWORDS, POLICIES).values())
     # What the role reads afterwards agrees: nothing left to declare.
     assert pending({"available": True, **info.summary(after, PASSWORDS)}, VHOSTS, USERS, POLICIES) == NOTHING
 
@@ -266,3 +269,68 @@ def test_a_hashing_algorithm_the_module_cannot_make_is_named_with_the_user():
         assert WORD not in str(error)
     else:
         raise AssertionError("an unknown hashing algorithm was not refused")
+
+
+# The apps' dead-letter queues: what the account asks (rabbitmq_dead_letters), declared in
+# the same import, once.
+
+DEAD = broker["rabbitmq_dead_letters"]([{"vhost": "jobs", "dead_letter": {
+    "queue": "celery.dead-letter", "delivery_limit": 10, "pattern": "^(?!celery\\.dead\\-letter$)"}}])
+
+
+def test_an_account_with_a_dead_letter_queue_asks_for_an_exchange_a_quorum_queue_a_binding_and_a_policy():
+    assert DEAD["exchanges"] == [{"vhost": "jobs", "name": "celery.dead-letter", "type": "fanout"}]
+    assert DEAD["queues"] == [{"vhost": "jobs", "name": "celery.dead-letter", "type": "quorum"}]
+    assert DEAD["bindings"] == [{"vhost": "jobs", "source": "celery.dead-letter", "destination": "celery.dead-letter",
+                                 "routing_key": ""}]
+    (policy,) = DEAD["policies"]
+    assert policy["name"] == "app-dead-letter" and policy["apply_to"] == "queues"
+    assert policy["definition"] == {"delivery-limit": 10, "dead-letter-exchange": "celery.dead-letter",
+                                    "dead-letter-strategy": "at-least-once", "overflow": "reject-publish"}
+    assert broker["rabbitmq_dead_letters"]([{"vhost": "jobs"}]) == {"exchanges": [], "queues": [], "bindings": [],
+                                                                    "policies": []}
+
+
+def test_where_the_broker_limits_every_quorum_queue_the_dead_letter_queue_is_unlimited():
+    accounts = [{"vhost": "jobs", "dead_letter": {"queue": "celery.dead-letter", "delivery_limit": 10, "pattern": "^x"}}]
+    policies = broker["rabbitmq_dead_letters"](accounts, True)["policies"]
+    assert [p["name"] for p in policies] == ["app-dead-letter", "app-dead-letter-queue"]
+    assert policies[1]["definition"] == {"delivery-limit": -1}
+    assert re.search(policies[1]["pattern"], "celery.dead-letter") and not re.search(policies[1]["pattern"], "celery-dead-letter")
+    assert broker["rabbitmq_dead_letters"](accounts)["policies"] == policies[:1]
+
+
+def test_the_dead_letter_queue_is_declared_once_in_the_import_and_then_found():
+    fresh = {"vhosts": [{"name": "/"}], "users": [], "permissions": [], "topic_permissions": [], "policies": []}
+    assert pending({"available": True, **info.summary(fresh, PASSWORDS)}, VHOSTS, USERS,
+                   POLICIES + DEAD["policies"], True, DEAD)["add"]["topology"] is True
+    topology = {kind: DEAD[kind] for kind in ("exchanges", "queues", "bindings")}
+    differ, document = declared(fresh, policies=POLICIES + DEAD["policies"], **topology)
+    assert document["queues"] == [{"vhost": "jobs", "name": "celery.dead-letter", "durable": True, "auto_delete": False,
+                                   "arguments": {"x-queue-type": "quorum"}}]
+    assert document["exchanges"][0]["type"] == "fanout" and document["bindings"][0]["destination_type"] == "queue"
+    after = imported(fresh, document)
+    assert not any(declare.differences(after, ["jobs"], USERS, PASSWORDS, POLICIES + DEAD["policies"], **topology).values())
+    assert pending({"available": True, **info.summary(after, PASSWORDS)}, VHOSTS, USERS,
+                   POLICIES + DEAD["policies"], True, DEAD) == NOTHING
+
+
+def declared_topology(definitions, **topology):
+    return declare.differences(definitions, ["jobs"], USERS, PASSWORDS, POLICIES, **topology)
+
+
+def test_a_dead_letter_queue_or_exchange_of_another_type_stops_the_import_naming_it():
+    for extra, expected in (
+            ({"queues": [{"vhost": "jobs", "name": "celery.dead-letter", "durable": True, "arguments": {}}]},
+             "queue 'celery.dead-letter' on vhost 'jobs' is a classic queue, not quorum"),
+            ({"exchanges": [{"vhost": "jobs", "name": "celery.dead-letter", "type": "topic"}]},
+             "exchange 'celery.dead-letter' on vhost 'jobs' is a topic exchange, not fanout")):
+        definitions = export(**extra) if "exchanges" in extra else {**export(), "queues": export()["queues"] + extra["queues"]}
+        try:
+            declared_topology(definitions, exchanges=DEAD["exchanges"], queues=DEAD["queues"], bindings=DEAD["bindings"])
+        except ValueError as error:
+            assert expected in str(error)
+        else:
+            raise AssertionError(f"not refused: {expected}")
+        # The role's read says so too: the import is called, and stops there.
+        assert pending(read(definitions), VHOSTS, USERS, POLICIES, True, DEAD)["add"]["topology"] is True

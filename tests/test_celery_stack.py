@@ -284,7 +284,8 @@ def test_the_role_writes_every_variable_the_package_reads_and_refuses_them_elsew
     import yaml
     role_vars = yaml.safe_load((ROOT / "roles/celery_app/vars/main.yml").read_text())
     owned = role_vars["__celery_app_owned_env"]
-    assert set(owned) == set(OWNED_VARIABLES) | {"CELERY_STACK_APP"}
+    from celery_stack.dead_letters import QUEUE_VARIABLE
+    assert set(owned) == set(OWNED_VARIABLES) | {"CELERY_STACK_APP", QUEUE_VARIABLE}
     # Each names a variable of the role that an operator sets instead.
     defaults = yaml.safe_load((ROOT / "roles/celery_app/defaults/main.yml").read_text())
     assert [name for name in owned.values() if name not in defaults] == []

@@ -4,6 +4,7 @@ evaluated by Ansible (tests/support/ansible_view.py), exactly what the role's pr
 hands the filter. Every message names the variable; none carries a secret.
 """
 
+import re
 from urllib.parse import quote
 from pathlib import Path
 
@@ -137,6 +138,10 @@ CASES = [
      ["celery_app_task_soft_time_limit must be 0 (none) or a number of seconds below celery_app_task_time_limit (60)", "got 60"]),
     ("negative memory bound", "celery_app", {"celery_app_max_memory_per_child": -1},
      ["celery_app_max_memory_per_child must be 0 (no bound) or a number of KiB, got -1"]),
+    ("no delivery limit", "celery_app", {"celery_app_delivery_limit": 0},
+     ["celery_app_delivery_limit must be a positive number of deliveries", "got 0"]),
+    ("dead letters into the task queue", "celery_app", {"celery_app_dead_letter_queue": "celery"},
+     ["celery_app_dead_letter_queue must be a queue name", "not the default queue ('celery'), got 'celery'"]),
     ("two app sources", "celery_app", {"celery_app_pip_requirement": "myapp==1.0",
                                         "celery_app_git_url": "https://example.invalid/myapp.git"},
      ["Set at most one of celery_app_src_path", "set: celery_app_pip_requirement, celery_app_git_url"]),
@@ -374,3 +379,17 @@ def test_the_units_to_start_after_are_unit_names(role, units, message):
     assert variables[f"{ROLES[role]}after_units"] == ["rabbitmq-server.service"]
     found = inputs.FilterModule().filters()[f"{role}_problems"]({**variables, f"{ROLES[role]}after_units": units})
     assert (found == []) if message is None else any(m.startswith(message) for m in found), found
+
+
+def test_the_dead_letter_policy_covers_every_app_queue_and_none_of_celerys_own():
+    view = HostView({**base_vars(), "celery_app_default_queue": "orders"})
+    view.set_facts(ROOT / "roles" / "celery_app" / "tasks" / "broker_account.yml")
+    dead = view["celery_app_broker_account"]["dead_letter"]
+    assert dead["queue"] == "orders.dead-letter" and dead["delivery_limit"] == 10
+    # RabbitMQ's policy patterns are PCRE; these constructs read the same in Python's re.
+    pattern = re.compile(dead["pattern"])
+    covered = ["orders", "celery", "reports", "shipyard.invoices", "orders.dead-letterx", "bulk"]
+    celerys_own = ["celeryev.5f1c", "celery@worker1.celery.pidbox", "7c1e.reply.celery.pidbox", "celery_delayed_27",
+                   "amq.gen-Lc3k", "orders.dead-letter"]
+    assert [q for q in covered if not pattern.search(q)] == []
+    assert [q for q in celerys_own if pattern.search(q)] == []

@@ -1,4 +1,7 @@
+import os
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
@@ -37,6 +40,15 @@ def test_record_run_without_a_directory_writes_nothing(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     assert tasks.record_run.apply(args=("t", 0)).get() == "t"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_record_crash_notes_its_start_and_takes_its_process_down(tmp_path):
+    # In a process of its own, as a worker's pool process runs it.
+    code = "from test_celery import tasks; tasks.record_crash.apply(args=('p-1',)); print('survived')"
+    ran = subprocess.run([sys.executable, "-c", code], env={**os.environ, "TEST_CELERY_RECORD_DIR": str(tmp_path)},
+                         capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 1 and "survived" not in ran.stdout
+    assert [line.split()[:2] for line in (tmp_path / "runs.log").read_text().splitlines()] == [["start", "p-1"]]
 
 
 def test_heartbeat_names_the_host_that_ran_it():

@@ -13,12 +13,19 @@ tests/test_broker_filter.py.
   listed in vain costs one call, no change).
 - rabbitmq_queue_conflicts: the apps' queues that exist with another type than the app
   declares (RabbitMQ refuses such a declaration, and the worker would consume nothing).
+- rabbitmq_dead_letters: what the apps' accounts ask of the broker so that a task that
+  keeps failing its deliveries ends in a queue an operator reads: per account, a durable
+  fanout exchange and a quorum queue bound to it (both named after the dead-letter queue),
+  and a policy on the account's vhost that gives the queues its pattern matches a
+  delivery limit and that exchange, with at-least-once dead-lettering.
 """
 
 from __future__ import annotations
 
+import re
+
 from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_objects import (permissions_found, policy_entry, tags,
-                                                                                     wanted_permissions)
+                                                                                     topology_differences, wanted_permissions)
 
 DOCUMENTATION = """
 name: rabbitmq_pending
@@ -77,13 +84,18 @@ def _policy_differs(policy: dict, state: dict) -> bool:
     return found is None or policy_entry(found) != policy_entry(policy)
 
 
-def rabbitmq_pending(state: dict, vhosts: list, users: list, policies: list, remove_guest: bool = True) -> dict:
-    """The declarations still to make: `add` holds vhost and user names and the role's
-    policy entries for the import, `take_away` the vhost entries, user names and policy
-    entries for the community.rabbitmq modules. A broker that could not be read (state.available false)
+def rabbitmq_pending(state: dict, vhosts: list, users: list, policies: list, remove_guest: bool = True,
+                     topology: dict | None = None) -> dict:
+    """The declarations still to make: `add` holds vhost and user names, the role's policy
+    entries and the missing exchanges, queues and bindings (of `topology`) for the import,
+    `take_away` the vhost entries, user names and policy entries for the
+    community.rabbitmq modules. A broker that could not be read (state.available false)
     lacks everything."""
     if not state.get("available", False):
         state = {"vhosts": [], "users": {}, "permissions": [], "topic_permissions": [], "policies": []}
+    topology = topology or {}
+    missing = topology_differences(state, topology.get("exchanges", []), topology.get("queues", []),
+                                   topology.get("bindings", []))
     have_vhosts = set(state.get("vhosts", []))
     pending_policies = [p for p in policies if _policy_differs(p, state)]
     return {
@@ -91,6 +103,8 @@ def rabbitmq_pending(state: dict, vhosts: list, users: list, policies: list, rem
             "vhosts": [v["name"] for v in vhosts if _present(v) and v["name"] not in have_vhosts],
             "users": [u["name"] for u in users if _present(u) and _import_differs(u, state)],
             "policies": [p for p in pending_policies if _present(p)],
+            # Another type (a conflict) counts as missing: the import then names it and stops.
+            "topology": bool(missing["exchanges"] or missing["queues"] or missing["bindings"] or missing["conflicts"]),
         },
         "take_away": {
             "vhosts": [v for v in vhosts if not _present(v) and v["name"] in have_vhosts],
@@ -116,6 +130,46 @@ def rabbitmq_queue_conflicts(state: dict, accounts: list) -> list[str]:
     return conflicts
 
 
+def rabbitmq_dead_letters(accounts: list, default_limit: bool = False) -> dict:
+    """The exchanges, queues, bindings and policies of the accounts' dead-letter queues, in
+    the shapes of rabbitmq_declare's options and rabbitmq_policies. An account's
+    `dead_letter` names the queue, the delivery limit and the pattern of the queues it
+    covers; an account without one asks for nothing. default_limit: the broker gives every
+    quorum queue a delivery limit of its own (RabbitMQ 4.0 and later: 20), which the
+    dead-letter queue must not have: an operator who looked at its tasks 20 times (each
+    look hands them back) would lose them, dropped for good."""
+    found = {"exchanges": [], "queues": [], "bindings": [], "policies": []}
+    for account in accounts:
+        dead = account.get("dead_letter") or {}
+        if not dead:
+            continue
+        vhost, name = account["vhost"], dead["queue"]
+        found["exchanges"].append({"vhost": vhost, "name": name, "type": "fanout"})
+        found["queues"].append({"vhost": vhost, "name": name, "type": "quorum"})
+        found["bindings"].append({"vhost": vhost, "source": name, "destination": name, "routing_key": ""})
+        found["policies"].append({
+            "vhost": vhost, "name": "app-dead-letter", "pattern": dead["pattern"], "apply_to": "queues", "priority": 0,
+            "definition": {
+                # Quorum queues count every delivery that comes back (a rejection, a closed
+                # channel); past the limit the message is dead-lettered, not redelivered.
+                "delivery-limit": int(dead["delivery_limit"]),
+                "dead-letter-exchange": name,
+                # The message stays in its queue until the dead-letter queue confirms it
+                # (at-most-once, the default, could lose it); RabbitMQ asks reject-publish
+                # overflow for this strategy.
+                "dead-letter-strategy": "at-least-once",
+                "overflow": "reject-publish",
+            },
+        })
+        if default_limit:
+            found["policies"].append({
+                "vhost": vhost, "name": "app-dead-letter-queue", "pattern": f"^{re.escape(name)}$", "apply_to": "queues",
+                "priority": 0, "definition": {"delivery-limit": -1},
+            })
+    return found
+
+
 class FilterModule:
     def filters(self):
-        return {"rabbitmq_pending": rabbitmq_pending, "rabbitmq_queue_conflicts": rabbitmq_queue_conflicts}
+        return {"rabbitmq_pending": rabbitmq_pending, "rabbitmq_queue_conflicts": rabbitmq_queue_conflicts,
+                "rabbitmq_dead_letters": rabbitmq_dead_letters}

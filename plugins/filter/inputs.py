@@ -264,6 +264,13 @@ def celery_app_problems(v: dict, owned_env: dict, bundled_src: str, inventory_ho
     if not re.match(r"^[A-Za-z0-9_.:-]{1,200}$", queue) or queue.startswith("amq."):
         found.append("celery_app_default_queue must be a queue name of letters, digits, _ . : or -, not starting "
                      f"with amq. (RabbitMQ keeps those), got '{queue}'")
+    dead = str(v["celery_app_dead_letter_queue"])
+    if not re.match(r"^[A-Za-z0-9_.:-]{1,200}$", dead) or dead.startswith("amq.") or dead == queue:
+        found.append("celery_app_dead_letter_queue must be a queue name of letters, digits, _ . : or -, not starting "
+                     f"with amq. and not the default queue ('{queue}'), got '{dead}'")
+    if (number(v["celery_app_delivery_limit"]) or 0) < 1:
+        found.append("celery_app_delivery_limit must be a positive number of deliveries (past it a task goes to "
+                     f"celery_app_dead_letter_queue), got {v['celery_app_delivery_limit']}")
     if (number(v["celery_app_prefetch_multiplier"]) or 0) < 0:
         found.append("celery_app_prefetch_multiplier must be 0 (no limit) or more tasks per worker process, "
                      f"got {v['celery_app_prefetch_multiplier']}")

@@ -41,3 +41,55 @@ def policy_entry(policy: dict) -> dict:
         "definition": policy.get("definition") or {},
         "priority": int(policy.get("priority") or 0),
     }
+
+
+# Exchanges, queues and bindings the role declares (the apps' dead-letter exchanges and
+# queues): durable, never deleted when unused, in the forms the definitions hold.
+
+
+def exchange_entry(exchange: dict) -> dict:
+    return {"vhost": exchange.get("vhost") or "/", "name": exchange["name"], "type": exchange.get("type") or "direct",
+            "durable": True, "auto_delete": False, "internal": False, "arguments": {}}
+
+
+def queue_kind(queue: dict) -> str:
+    """A queue's type: a field since RabbitMQ 3.10's definitions, an argument before, and
+    classic when neither says."""
+    return queue.get("type") or (queue.get("arguments") or {}).get("x-queue-type") or "classic"
+
+
+def queue_entry(queue: dict) -> dict:
+    return {"vhost": queue.get("vhost") or "/", "name": queue["name"], "durable": True, "auto_delete": False,
+            "arguments": {"x-queue-type": queue_kind(queue)}}
+
+
+def binding_entry(binding: dict) -> dict:
+    return {"vhost": binding.get("vhost") or "/", "source": binding["source"], "destination": binding["destination"],
+            "destination_type": binding.get("destination_type") or "queue",
+            "routing_key": binding.get("routing_key") or "", "arguments": binding.get("arguments") or {}}
+
+
+def topology_differences(definitions: dict, exchanges: list, queues: list, bindings: list) -> dict:
+    """The wanted exchanges and queues the definitions lack (by vhost and name) and the
+    bindings they lack, as entries to import; `conflicts` names an exchange or queue that
+    exists with another type, which RabbitMQ refuses to declare again."""
+    have_exchanges = {(e["vhost"], e["name"]): e.get("type") for e in definitions.get("exchanges", [])}
+    have_queues = {(q["vhost"], q["name"]): queue_kind(q) for q in definitions.get("queues", [])}
+    have_bindings = [binding_entry(b) for b in definitions.get("bindings", [])]
+    found = {"exchanges": [], "queues": [], "bindings": [], "conflicts": []}
+    for entry in map(exchange_entry, exchanges):
+        kind = have_exchanges.get((entry["vhost"], entry["name"]))
+        if kind is None:
+            found["exchanges"].append(entry)
+        elif kind != entry["type"]:
+            found["conflicts"].append(f"exchange '{entry['name']}' on vhost '{entry['vhost']}' is a {kind} exchange, "
+                                      f"not {entry['type']}")
+    for entry, wanted in zip(map(queue_entry, queues), queues):
+        kind = have_queues.get((entry["vhost"], entry["name"]))
+        if kind is None:
+            found["queues"].append(entry)
+        elif kind != queue_kind(wanted):
+            found["conflicts"].append(f"queue '{entry['name']}' on vhost '{entry['vhost']}' is a {kind} queue, "
+                                      f"not {queue_kind(wanted)}")
+    found["bindings"] = [entry for entry in map(binding_entry, bindings) if entry not in have_bindings]
+    return found

@@ -1,6 +1,7 @@
 #!/usr/bin/python
-"""Declare a RabbitMQ node's vhosts, users (password, tags, permissions) and policies in one
-import of definitions, without putting a password on any command line.
+"""Declare a RabbitMQ node's vhosts, users (password, tags, permissions), policies, and the
+exchanges, queues and bindings the role owns (the apps' dead-letter queues) in one import
+of definitions, without putting a password on any command line.
 
 Why not community.rabbitmq's modules: each of them asks the node again for every object
 and changes it with one more rabbitmqctl per setting, and every rabbitmqctl starts an Erlang
@@ -32,19 +33,22 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_cli import CLI_OPTIONS, Cli
 from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_objects import (NOTHING, permissions_found, policy_entry, tags,
-                                                                                     wanted_permissions)
+                                                                                     topology_differences, wanted_permissions)
 from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_passwords import DEFAULT_HASHING, HASHES, matches, salted_hash
 
 DOCUMENTATION = r"""
 module: rabbitmq_declare
-short_description: Declare RabbitMQ vhosts, users and policies in one import, no password on a command line
+short_description: Declare RabbitMQ vhosts, users, policies, exchanges, queues and bindings in one import, no password on a command line
 description:
   - Reads the node's definitions once and imports, in one C(rabbitmqctl import_definitions),
     the vhosts that are missing, the users whose password, tags or permissions differ, and
-    the policies that differ. Only salted hashes of the passwords leave the module, through
-    a private file that is removed at once.
+    the policies that differ, and the exchanges, queues and bindings that are missing. Only
+    salted hashes of the passwords leave the module, through a private file that is removed
+    at once.
   - Never removes anything; a user's permissions on vhosts not listed, and its topic
     permissions, are left as they are.
+  - Fails, before importing anything, when an exchange or queue exists with another type
+    than the one asked for (RabbitMQ refuses to declare it again).
   - C(timeout) also bounds the wait until the import has taken effect.
 options:
   vhosts:
@@ -125,6 +129,64 @@ options:
         description: Priority among the policies that match.
         type: int
         default: 0
+  exchanges:
+    description: Durable exchanges that must exist.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      vhost:
+        description: The vhost.
+        type: str
+        default: /
+      name:
+        description: Exchange name.
+        type: str
+        required: true
+      type:
+        description: direct, fanout, topic or headers.
+        type: str
+        default: direct
+  queues:
+    description: Durable queues that must exist.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      vhost:
+        description: The vhost.
+        type: str
+        default: /
+      name:
+        description: Queue name.
+        type: str
+        required: true
+      type:
+        description: quorum or classic.
+        type: str
+        default: quorum
+  bindings:
+    description: Bindings of an exchange to a queue that must exist.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      vhost:
+        description: The vhost.
+        type: str
+        default: /
+      source:
+        description: The exchange.
+        type: str
+        required: true
+      destination:
+        description: The queue.
+        type: str
+        required: true
+      routing_key:
+        description: The binding key.
+        type: str
+        default: ""
 extends_documentation_fragment: [celery_stack.deploy.rabbitmq_cli]
 """
 
@@ -146,8 +208,11 @@ declared:
   returned: always
 """
 
-def differences(definitions: dict, vhosts: list, users: list, passwords: dict, policies: list) -> dict:
-    """What the node lacks of the wanted objects: vhost names, user names, policy keys."""
+def differences(definitions: dict, vhosts: list, users: list, passwords: dict, policies: list,
+                exchanges=(), queues=(), bindings=()) -> dict:
+    """What the node lacks of the wanted objects: vhost names, user names, policy keys, and
+    the entries of the exchanges, queues and bindings to import. An exchange or queue of
+    another type raises ValueError."""
     have_vhosts = {vhost["name"] for vhost in definitions.get("vhosts", [])}
     found_users = {user["name"]: user for user in definitions.get("users", [])}
     found_permissions = permissions_found(definitions.get("permissions", []))
@@ -161,15 +226,22 @@ def differences(definitions: dict, vhosts: list, users: list, passwords: dict, p
                 or any(found_permissions.get((user["name"], vhost)) != wanted
                        for vhost, wanted in wanted_permissions(user).items())):
             users_differing.append(user["name"])
+    topology = topology_differences(definitions, list(exchanges), list(queues), list(bindings))
+    if topology["conflicts"]:
+        raise ValueError("; ".join(topology["conflicts"]) + ": RabbitMQ refuses to declare it again with another type")
     return {
         "vhosts": [name for name in vhosts if name not in have_vhosts],
         "users": users_differing,
         "policies": [[entry["vhost"], entry["name"]] for entry in map(policy_entry, policies)
                      if found_policies.get((entry["vhost"], entry["name"])) != entry],
+        "exchanges": topology["exchanges"],
+        "queues": topology["queues"],
+        "bindings": topology["bindings"],
     }
 
 
-def document(definitions: dict, vhosts: list, users: list, passwords: dict, policies: list, differ: dict) -> dict:
+def document(definitions: dict, vhosts: list, users: list, passwords: dict, policies: list, differ: dict,
+             exchanges=(), queues=(), bindings=()) -> dict:
     """The definitions to import for what differs. A user's password keeps its stored hash
     when it matches (no new salt, so a second run changes nothing), and the user keeps its
     hashing algorithm and limits; a changed password gets a new salted hash."""
@@ -192,6 +264,9 @@ def document(definitions: dict, vhosts: list, users: list, passwords: dict, poli
             imported["permissions"].append({"user": user["name"], "vhost": vhost, **wanted})
     keys = {tuple(key) for key in differ["policies"]}
     imported["policies"] = [entry for entry in map(policy_entry, policies) if (entry["vhost"], entry["name"]) in keys]
+    for kind in ("exchanges", "queues", "bindings"):
+        if differ.get(kind):
+            imported[kind] = differ[kind]
     return imported
 
 
@@ -235,22 +310,38 @@ def main():
                 definition=dict(type="dict", required=True),
                 priority=dict(type="int", default=0),
             )),
+            exchanges=dict(type="list", elements="dict", default=[], options=dict(
+                vhost=dict(type="str", default="/"),
+                name=dict(type="str", required=True),
+                type=dict(type="str", default="direct", choices=["direct", "fanout", "topic", "headers"]),
+            )),
+            queues=dict(type="list", elements="dict", default=[], options=dict(
+                vhost=dict(type="str", default="/"),
+                name=dict(type="str", required=True),
+                type=dict(type="str", default="quorum", choices=["quorum", "classic"]),
+            )),
+            bindings=dict(type="list", elements="dict", default=[], options=dict(
+                vhost=dict(type="str", default="/"),
+                source=dict(type="str", required=True),
+                destination=dict(type="str", required=True),
+                routing_key=dict(type="str", default=""),
+            )),
             **CLI_OPTIONS,
         ),
         supports_check_mode=True,
     )
-    wanted = {key: module.params[key] for key in ("vhosts", "users", "passwords", "policies")}
+    wanted = {key: module.params[key] for key in ("vhosts", "users", "passwords", "policies", "exchanges", "queues", "bindings")}
     unknown = [user["name"] for user in wanted["users"] if user["name"] not in wanted["passwords"]]
     if unknown:
         module.fail_json(msg="no password given for user %s" % ", ".join(unknown))
     cli = Cli(module)
     definitions = export(cli)
-    differ = differences(definitions, **wanted)
-    if not any(differ.values()):
-        module.exit_json(changed=False, declared=differ)
-    if module.check_mode:
-        module.exit_json(changed=True, declared=differ)
     try:
+        differ = differences(definitions, **wanted)
+        if not any(differ.values()):
+            module.exit_json(changed=False, declared=differ)
+        if module.check_mode:
+            module.exit_json(changed=True, declared=differ)
         imported = document(definitions, differ=differ, **wanted)
     except ValueError as error:
         module.fail_json(msg=str(error))

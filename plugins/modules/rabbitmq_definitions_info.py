@@ -1,4 +1,5 @@
-"""Read a RabbitMQ node's definitions once: vhosts, users, permissions, policies, queues.
+"""Read a RabbitMQ node's definitions once: vhosts, users, permissions, policies, queues,
+exchanges and bindings.
 
 community.rabbitmq's modules each ask the node again for every object they declare, and
 every question starts the Erlang VM of a rabbitmqctl (about half a second each): an
@@ -15,7 +16,7 @@ import json
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_cli import CLI_OPTIONS, Cli
-from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_objects import tags
+from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_objects import binding_entry, queue_kind, tags
 from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_passwords import matches
 
 DOCUMENTATION = r"""
@@ -75,14 +76,20 @@ queues:
   description: Each durable queue (vhost, name, type).
   type: list
   returned: always
+exchanges:
+  description: Each durable exchange (vhost, name, type).
+  type: list
+  returned: always
+bindings:
+  description: Each binding (vhost, source, destination, destination_type, routing_key, arguments).
+  type: list
+  returned: always
 """
 
 def summary(definitions: dict, passwords: dict) -> dict:
     """What the role compares, and nothing of the hashes."""
-    queues = []
-    for queue in definitions.get("queues", []):
-        kind = queue.get("type") or (queue.get("arguments") or {}).get("x-queue-type") or "classic"
-        queues.append({"vhost": queue["vhost"], "name": queue["name"], "type": kind})
+    queues = [{"vhost": queue["vhost"], "name": queue["name"], "type": queue_kind(queue)}
+              for queue in definitions.get("queues", [])]
     return {
         "vhosts": sorted(vhost["name"] for vhost in definitions.get("vhosts", [])),
         "users": {
@@ -104,6 +111,9 @@ def summary(definitions: dict, passwords: dict) -> dict:
             for policy in definitions.get("policies", [])
         ],
         "queues": queues,
+        "exchanges": [{"vhost": exchange["vhost"], "name": exchange["name"], "type": exchange.get("type")}
+                      for exchange in definitions.get("exchanges", [])],
+        "bindings": [binding_entry(binding) for binding in definitions.get("bindings", [])],
     }
 
 

@@ -29,6 +29,9 @@ VHOST = "doky_host"
 TIME_LIMIT, CONSUMER_TIMEOUT_MS = 10, 90000
 # A pool process past 200 MiB is replaced after its task.
 MEMORY_BOUND_KIB = 200 * 1024
+# A task delivered this many times more than once is dead-lettered (room left for the
+# returns the broker and worker kills above cause).
+DELIVERY_LIMIT = 5
 SOURCES = ("celery_app_src_path", "celery_app_wheel", "celery_app_git_url", "celery_app_git_version")
 
 # Sends tasks as a producer of the app does, with the deployment's settings (celery_stack).
@@ -129,6 +132,7 @@ class Stack:
                      "celery_app_broker_tls": True, "flower_broker_api_url": "", "celery_worker_gate_timeout": 60,
                      "celery_app_task_time_limit": TIME_LIMIT, "rabbitmq_consumer_timeout": CONSUMER_TIMEOUT_MS,
                      "celery_app_max_memory_per_child": MEMORY_BOUND_KIB,
+                     "celery_app_delivery_limit": DELIVERY_LIMIT,
                      **self.source, **variables}
         write_inventory(self.inventory, self.name, variables, list(GROUPS))
         result = run_playbook(self.inventory, playbook)
@@ -154,6 +158,29 @@ class Stack:
             done = self.succeeded(case, since)
             if len(set(done)) >= count or time.monotonic() > deadline:
                 return done
+            time.sleep(2)
+
+    def dead_letters(self, *command: str) -> str:
+        """The README's command for the dead-letter queue, as the app's account."""
+        result = docker("exec", self.name, "systemd-run", "--quiet", "--wait", "--pipe", "--collect",
+                        "--uid=celery", "--gid=celery", f"--property=EnvironmentFile=/etc/{NAME}/celery.env",
+                        f"/opt/{NAME}/venv/bin/python", "-m", "celery_stack.dead_letters", *command, check=False)
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result.stdout.strip()
+
+    def capsized(self, token: str, since: str) -> int:
+        journal = self.sh(f"journalctl -u celery-worker --since='{since}' -o cat --no-pager")
+        return journal.count(f"capsizing {token}")
+
+    def wait_dead(self, token: str, since: str, deliveries: int, timeout: float) -> list[dict]:
+        """The dead-letter queue's tasks once the token's task started that many times and
+        waits there."""
+        deadline = time.monotonic() + timeout
+        while True:
+            dead = [json.loads(line) for line in self.dead_letters("list").splitlines()]
+            if (self.capsized(token, since) >= deliveries and any(token in str(d["args"]) for d in dead)) \
+                    or time.monotonic() > deadline:
+                return dead
             time.sleep(2)
 
     def now(self) -> str:
@@ -268,6 +295,32 @@ def test_a_leaking_task_costs_new_pool_processes_not_the_host(stack):
     # The bound is checked after each task: a process may pass it by the one call that
     # crossed it, never more.
     assert largest < MEMORY_BOUND_KIB + 50 * 1024 + 16 * 1024
+    assert stack.sh("systemctl is-active celery-worker") == "active"
+
+
+def test_a_task_that_kills_its_worker_process_ends_in_the_dead_letter_queue_and_goes_back_on_command(stack):
+    since = stack.now()
+    case = f"capsize{uuid.uuid4().hex[:6]}"
+    token = f"{case}-0"
+    # Its own app declares no policy, dead-letter exchange or limit: the deployment's.
+    assert stack.python(SEND, case, "1", "0", "capsize") == "sent 1"
+    assert stack.python(SEND, f"{case}ok", "20", "0") == "sent 20"
+    good = stack.wait_for(f"{case}ok", since, 20, timeout=180)
+    dead = stack.wait_dead(token, since, DELIVERY_LIMIT + 1, timeout=180)
+    deliveries = stack.capsized(token, since)
+    print(f"\na task that kills its worker process, delivery limit {DELIVERY_LIMIT}: delivered {deliveries} times, "
+          f"dead-lettered {len(dead)}; the 20 beside it completed {len(set(good))}, twice {len(good) - len(set(good))}")
+    assert sorted(good) == sorted(f"{case}ok-{i}" for i in range(20))
+    assert deliveries == DELIVERY_LIMIT + 1
+    (entry,) = dead
+    assert (entry["task"], entry["queue"], entry["reason"]) == ("shipyard.capsize", "celery", "delivery_limit")
+    assert token in entry["args"]
+
+    assert stack.dead_letters("requeue") == f"requeued {entry['id']} to celery"
+    again = stack.wait_dead(token, since, 2 * (DELIVERY_LIMIT + 1), timeout=180)
+    assert stack.capsized(token, since) == 2 * (DELIVERY_LIMIT + 1) and [d["id"] for d in again] == [entry["id"]]
+    assert stack.dead_letters("drop", entry["id"]) == f"dropped {entry['id']}"
+    assert stack.dead_letters("list") == ""
     assert stack.sh("systemctl is-active celery-worker") == "active"
 
 

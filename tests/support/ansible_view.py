@@ -59,6 +59,8 @@ class HostView:
         """What the set_fact tasks of a role's tasks file would set on this host, evaluated
         here (the celery_app role's broker_account, which the broker's wiring reads)."""
         for task in load_tasks(tasks_file):
+            # The task's own vars are in scope for its values, as in a play.
+            self.variables.update(trusted(task.get("vars") or {}))
             for name, value in (task.get("ansible.builtin.set_fact") or {}).items():
                 self.variables[name] = trusted(self._templar.template(trusted(value)))
         return self

@@ -5,6 +5,10 @@ Runs on the host under test with the deployed virtualenv and environment file:
     faults.py send CASE N SECONDS        queue N tasks named CASE-0 .. CASE-(N-1)
     faults.py wait-started CASE K SECS   return once K of them have started
     faults.py collect CASE N SECS        wait for all N to finish; print the counts as JSON
+    faults.py send-poison CASE N         queue N tasks of 0 s with a poison task (CASE-poison,
+                                         record_crash: it kills its worker process) among them
+    faults.py dead-letter CASE K SECS    wait until the poison task started K times and waits
+                                         in the dead-letter queue; print what it holds as JSON
 
 The worker notes "start TOKEN" and "done TOKEN" lines in $TEST_CELERY_RECORD_DIR/runs.log.
 With several worker hosts (molecule/cluster), wait-started and collect run on the
@@ -56,6 +60,39 @@ def send(case: str, n: int, seconds: float) -> None:
     print(f"{case}: sent {n}")
 
 
+def send_poison(case: str, n: int) -> None:
+    import celery_stack.app  # noqa: F401
+    from test_celery.tasks import record_crash, record_run
+
+    for i in range(n):
+        if i == n // 2:
+            record_crash.apply_async(args=(f"{case}-poison",), ignore_result=True)
+        record_run.apply_async(args=(f"{case}-{i}", 0), ignore_result=True)
+    print(f"{case}: sent {n} and a poison task")
+
+
+def dead_letter(case: str, k: int, timeout: float) -> None:
+    """The dead-letter queue's tasks (celery_stack.dead_letters list) once the poison task
+    has started K times and waits there, and how often it started."""
+    import io
+
+    from celery_stack.app import app
+    from celery_stack.dead_letters import queue_name, run
+
+    token = f"{case}-poison"
+    deadline = time.monotonic() + timeout
+    while True:
+        started = events(case)[0][token]
+        out = io.StringIO()
+        with app.connection_for_write() as connection:
+            run("list", [], connection, queue_name(), out=out)
+        dead = [json.loads(line) for line in out.getvalue().splitlines()]
+        if (started >= k and any(token in str(task.get("args")) for task in dead)) or time.monotonic() >= deadline:
+            break
+        time.sleep(1)
+    print(json.dumps({"case": case, "deliveries": started, "dead_letters": dead}))
+
+
 def wait_started(case: str, k: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -99,6 +136,10 @@ def main(argv: list[str]) -> None:
         wait_started(case, int(rest[0]), float(rest[1]))
     elif command == "collect":
         collect(case, int(rest[0]), float(rest[1]))
+    elif command == "send-poison":
+        send_poison(case, int(rest[0]))
+    elif command == "dead-letter":
+        dead_letter(case, int(rest[0]), float(rest[1]))
     else:
         sys.exit(f"unknown command {command}")
 

@@ -46,6 +46,15 @@ def record_run(token: str, seconds: float = 2.0) -> str:
     return token
 
 
+@app.task
+def record_crash(token: str) -> None:
+    """Note the start, then take the worker process down with the task, as a crash in a C
+    extension or the kernel's out-of-memory killer would: the fault tests' poison task,
+    which never completes and must end in the dead-letter queue."""
+    _note(f"start {token} {os.getpid()}")
+    os._exit(1)
+
+
 @app.task(bind=True)
 def heartbeat(self) -> str:
     """The periodic task celery beat sends (test_celery.celery.beat_schedule): one line in

@@ -1,5 +1,7 @@
 """Packing jobs."""
 
+import logging
+import os
 import time
 
 from celery import shared_task
@@ -23,3 +25,11 @@ def hoard(token: str, mib: int) -> str:
     kept[::4096] = b"\x01" * (len(kept) // 4096)
     _KEPT.append(kept)
     return token
+
+
+@shared_task(name="shipyard.capsize")
+def capsize(token: str, _unused=None) -> str:
+    """A poison task: it takes its worker process down every time, as a crash in a C
+    extension would, so it never completes."""
+    logging.getLogger(__name__).warning("capsizing %s", token)
+    os._exit(1)
