@@ -393,3 +393,9 @@ def test_the_dead_letter_policy_covers_every_app_queue_and_none_of_celerys_own()
                    "amq.gen-Lc3k", "orders.dead-letter"]
     assert [q for q in covered if not pattern.search(q)] == []
     assert [q for q in celerys_own if pattern.search(q)] == []
+
+
+def test_a_workers_stop_waits_a_minute_past_the_tasks_time_limit_unless_the_inventory_says_otherwise():
+    assert int(HostView(base_vars())["celery_worker_stop_timeout"]) == 1740 + 60
+    assert int(HostView({**base_vars(), "celery_app_task_time_limit": 100})["celery_worker_stop_timeout"]) == 160
+    assert int(HostView({**base_vars(), "celery_worker_stop_timeout": 900})["celery_worker_stop_timeout"]) == 900
