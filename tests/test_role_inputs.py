@@ -103,6 +103,8 @@ CASES = [
      ["rabbitmq_dist_port must be a port from 1024 to 65535 other than 4369 (epmd)", "got 4369"]),
     ("zero startup timeout", "rabbitmq", {"rabbitmq_startup_timeout": 0},
      ["rabbitmq_startup_timeout must be a positive number of seconds, got 0"]),
+    ("zero quorum wait", "rabbitmq", {"rabbitmq_quorum_wait_timeout": 0},
+     ["rabbitmq_quorum_wait_timeout must be a positive number of seconds, got 0"]),
     ("zero consumer timeout", "rabbitmq", {"rabbitmq_consumer_timeout": 0},
      ["rabbitmq_consumer_timeout must be a positive number of milliseconds", "got 0"]),
     ("consumer timeout set beside the role", "rabbitmq", {"rabbitmq_config_extra": {"consumer_timeout": 3600000}},

@@ -389,8 +389,9 @@ def rabbitmq_problems(v: dict, cluster_nodes: list, cookies: list, inventory_hos
         found.append("celery_app_broker_password is not set: give it from ansible-vault or a lookup (it has no "
                      "default); the app's broker account "
                      f"{[a.get('user') for a in accounts if not a.get('password')]} needs it")
-    if (number(v["rabbitmq_startup_timeout"]) or 0) < 1:
-        found.append(f"rabbitmq_startup_timeout must be a positive number of seconds, got {v['rabbitmq_startup_timeout']}")
+    for timeout in ("rabbitmq_startup_timeout", "rabbitmq_quorum_wait_timeout"):
+        if (number(v[timeout]) or 0) < 1:
+            found.append(f"{timeout} must be a positive number of seconds, got {v[timeout]}")
     if (number(v["rabbitmq_consumer_timeout"]) or 0) < 1:
         found.append("rabbitmq_consumer_timeout must be a positive number of milliseconds (RabbitMQ's default: 1800000, "
                      f"30 minutes), got {v['rabbitmq_consumer_timeout']}")
