@@ -399,3 +399,49 @@ def test_rollback_with_nothing_before_changes_nothing(tmp_path):
     assert result.returncode == 1
     assert (result.stdout, os.readlink(link)) == ("", "releases/r1")
     assert (tmp_path / "test_celery.release").read_text() == "recorded\n"
+
+
+# --- The workers' drain before a broker's restart -------------------------------------
+
+WORKER_DRAIN = ROOT / "roles" / "celery_worker" / "files" / "worker_drain.py"
+
+
+def drain_module():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("worker_drain", WORKER_DRAIN)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_drain_picks_the_workers_connected_to_the_broker_by_its_name_or_over_its_loopback():
+    drain = drain_module()
+    stats = {
+        "celery@worker1.example.internal": {"broker": {"hostname": "mq1.example.internal"}},
+        "reports@worker1.example.internal": {"broker": {"hostname": "mq2.example.internal"}},
+        "celery@worker2.example.internal": {"broker": {"hostname": "10.0.0.11"}},
+        "celery@mq1.example.internal": {"broker": {"hostname": "127.0.0.1"}},
+        "celery@mq2": {"broker": {"hostname": "localhost"}},
+        "odd@worker3": {},
+    }
+    assert drain.connected_to(stats, ["mq1.example.internal"]) == ["celery@mq1.example.internal",
+                                                                   "celery@worker1.example.internal"]
+    assert drain.connected_to(stats, ["10.0.0.11"]) == ["celery@worker2.example.internal"]
+
+
+def test_the_drain_waits_for_running_and_reserved_tasks_and_for_workers_that_did_not_answer():
+    drain = drain_module()
+    nodes = ["a@h", "b@h", "c@h", "d@h"]
+    active = {"a@h": [], "b@h": [{"id": "1"}], "c@h": []}
+    reserved = {"a@h": [], "b@h": [], "c@h": [{"id": "2"}], "d@h": []}
+    assert drain.holding(active, reserved, nodes) == ["b@h", "c@h", "d@h"]
+    assert drain.holding({"a@h": []}, {"a@h": []}, ["a@h"]) == []
+    assert drain.holding(None, None, ["a@h"]) == ["a@h"]
+
+
+def test_the_drain_pauses_nobody_when_no_worker_answers(tmp_path):
+    app = app_dir(tmp_path, "memory://")
+    done = run(WORKER_DRAIN, "gateapp", "pause", "mq1.example.internal", "--within", "1", cwd=app,
+               env={**os.environ, "PYTHONPATH": str(app)})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"paused": {}, "busy": []}
