@@ -49,11 +49,7 @@ def holding(active: dict | None, reserved: dict | None, nodes: list[str]) -> lis
             if node not in active or node not in reserved or active[node] or reserved[node]]
 
 
-# A worker that stops answering for this long is gone (stopped, crashed): not waited for.
-SILENT = 30.0
-
-
-def pause(app, names: list[str], within: float, timeout: float = 5.0) -> dict:
+def pause(app, names: list[str], within: float, timeout: float = 2.0) -> dict:
     inspect = app.control.inspect(timeout=timeout)
     nodes = connected_to(inspect.stats() or {}, names)
     if not nodes:
@@ -63,21 +59,16 @@ def pause(app, names: list[str], within: float, timeout: float = 5.0) -> dict:
     for node, declared in paused.items():
         for queue in declared:
             app.control.cancel_consumer(queue["name"], destination=[node], reply=True, timeout=timeout)
-    started = time.monotonic()
-    heard = {node: started for node in nodes}
+    deadline = time.monotonic() + within
     while True:
         watch = app.control.inspect(destination=nodes, timeout=timeout)
-        active, reserved = watch.active() or {}, watch.reserved() or {}
-        now = time.monotonic()
-        heard.update({node: now for node in nodes if node in active and node in reserved})
-        waited = [node for node in nodes if now - heard[node] < SILENT]
-        busy = holding(active, reserved, waited)
-        if not busy or now - started >= within:
+        busy = holding(watch.active(), watch.reserved(), nodes)
+        if not busy or time.monotonic() >= deadline:
             return {"paused": paused, "busy": busy}
         time.sleep(1)
 
 
-def resume(app, paused: dict, timeout: float = 5.0) -> list[str]:
+def resume(app, paused: dict, timeout: float = 2.0) -> list[str]:
     """add_consumer for every queue each node consumed before; the nodes that answered."""
     answered = []
     for node, declared in paused.items():
