@@ -399,3 +399,150 @@ def test_rollback_with_nothing_before_changes_nothing(tmp_path):
     assert result.returncode == 1
     assert (result.stdout, os.readlink(link)) == ("", "releases/r1")
     assert (tmp_path / "test_celery.release").read_text() == "recorded\n"
+
+
+# --- The workers' drain before a broker's restart -------------------------------------
+
+WORKER_DRAIN = ROOT / "roles" / "celery_worker" / "files" / "worker_drain.py"
+
+
+def drain_module():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("worker_drain", WORKER_DRAIN)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_drain_picks_the_workers_connected_to_the_broker_by_its_name_or_over_its_loopback():
+    drain = drain_module()
+    stats = {
+        "celery@worker1.example.internal": {"broker": {"hostname": "mq1.example.internal"}},
+        "reports@worker1.example.internal": {"broker": {"hostname": "mq2.example.internal"}},
+        "celery@worker2.example.internal": {"broker": {"hostname": "10.0.0.11"}},
+        "celery@mq1.example.internal": {"broker": {"hostname": "127.0.0.1"}},
+        "celery@mq2": {"broker": {"hostname": "localhost"}},
+        "odd@worker3": {},
+    }
+    assert drain.connected_to(stats, ["mq1.example.internal"]) == ["celery@mq1.example.internal",
+                                                                   "celery@worker1.example.internal"]
+    assert drain.connected_to(stats, ["10.0.0.11"]) == ["celery@worker2.example.internal"]
+
+
+def test_the_drain_waits_for_running_and_reserved_tasks_and_for_workers_that_did_not_answer():
+    drain = drain_module()
+    nodes = ["a@h", "b@h", "c@h", "d@h"]
+    active = {"a@h": [], "b@h": [{"id": "1"}], "c@h": []}
+    reserved = {"a@h": [], "b@h": [], "c@h": [{"id": "2"}], "d@h": []}
+    assert drain.holding(active, reserved, nodes) == ["b@h", "c@h", "d@h"]
+    assert drain.holding({"a@h": []}, {"a@h": []}, ["a@h"]) == []
+    assert drain.holding(None, None, ["a@h"]) == ["a@h"]
+
+
+def test_the_drain_pauses_nobody_when_no_worker_answers(tmp_path):
+    app = app_dir(tmp_path, "memory://")
+    state = tmp_path / "paused.json"
+    done = run(WORKER_DRAIN, "gateapp", "--state", str(state), "--within", "1", "pause", "mq1.example.internal",
+               cwd=app, env={**os.environ, "PYTHONPATH": str(app)})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"paused": {}, "busy": []}
+    assert not state.exists()
+
+
+def test_the_drain_matches_loopback_workers_by_a_host_name_and_never_by_an_address():
+    drain = drain_module()
+    stats = {"celery@mq1": {"broker": {"hostname": "127.0.0.1"}},
+             "celery@10": {"broker": {"hostname": "127.0.0.1"}}}
+    assert drain.connected_to(stats, ["10.0.0.11", "mq1.example.internal"]) == ["celery@mq1"]
+    assert drain.connected_to(stats, ["10.0.0.11"]) == []
+
+
+class FakeControl:
+    """Celery's app.control as the drain uses it: two workers on mq1, one on mq2."""
+
+    def __init__(self, fail_cancel=False):
+        self.fail_cancel = fail_cancel
+        self.cancelled, self.added = [], []
+        self.holds = {"a@w1": 2, "b@w2": 0}
+
+    def inspect(self, destination=None, timeout=None):
+        control = self
+
+        class Inspect:
+            def stats(self):
+                return {"a@w1": {"broker": {"hostname": "mq1"}}, "b@w2": {"broker": {"hostname": "mq1"}},
+                        "c@w3": {"broker": {"hostname": "mq2"}}}
+
+            def active_queues(self):
+                return {node: [{"name": "celery", "exchange": {"name": "celery", "type": "direct"},
+                                "routing_key": "celery", "queue_arguments": {"x-queue-type": "quorum"}}]
+                        for node in destination}
+
+            def active(self):
+                # each look, a worker finishes one of the tasks it holds
+                for node in control.holds:
+                    control.holds[node] = max(0, control.holds[node] - 1)
+                return {node: [{}] * control.holds[node] for node in destination}
+
+            def reserved(self):
+                return {node: [] for node in destination}
+        return Inspect()
+
+    def cancel_consumer(self, queue, destination=None, reply=True, timeout=None):
+        if self.fail_cancel and destination == ["b@w2"]:
+            raise OSError("connection reset")
+        self.cancelled.append((queue, destination[0]))
+
+    def add_consumer(self, queue, destination=None, options=None, **exchange):
+        self.added.append((queue, destination[0], options))
+        return [{destination[0]: {"ok": "add consumer"}}]
+
+
+def test_the_drain_pauses_the_workers_of_that_broker_until_they_hold_nothing_then_resumes_them(monkeypatch, tmp_path):
+    drain = drain_module()
+    monkeypatch.setattr(drain.time, "sleep", lambda seconds: None)
+    control = FakeControl()
+    app = type("App", (), {"control": control})()
+    kept = tmp_path / "paused.json"
+    state = drain.pause(app, ["mq1"], within=60, state=str(kept))
+    assert sorted(state["paused"]) == ["a@w1", "b@w2"] and state["busy"] == []
+    assert control.cancelled == [("celery", "a@w1"), ("celery", "b@w2")] and control.holds["a@w1"] == 0
+    assert sorted(json.loads(kept.read_text())) == ["a@w1", "b@w2"]
+    assert drain.resume_all(app, str(kept)) == {"resumed": ["a@w1", "b@w2"], "missing": []}
+    assert control.added[0] == ("celery", "a@w1", {"queue_arguments": {"x-queue-type": "quorum"}})
+    assert not kept.exists()
+
+
+def test_a_drain_that_fails_half_way_keeps_every_worker_it_may_have_paused_for_the_resume(tmp_path):
+    drain = drain_module()
+    control = FakeControl(fail_cancel=True)
+    app = type("App", (), {"control": control})()
+    kept = tmp_path / "paused.json"
+    state = drain.pause(app, ["mq1"], within=60, state=str(kept))
+    assert sorted(state["paused"]) == ["a@w1", "b@w2"]
+    assert state["busy"] == ["a@w1", "b@w2"] and "connection reset" in state["error"]
+    # the next run's resume finds them in the file
+    assert drain.resume_all(app, str(kept))["resumed"] == ["a@w1", "b@w2"]
+
+
+def test_a_second_pause_keeps_the_queues_of_workers_left_paused_by_the_first(tmp_path):
+    drain = drain_module()
+    queue = {"name": "celery"}
+    kept = {"a@w1": [queue]}
+    # a@w1, still paused, consumes nothing now; what it consumed before is what resume needs
+    assert drain.merged(kept, {"a@w1": [], "b@w2": [queue]}) == {"a@w1": [queue], "b@w2": [queue]}
+    assert drain.merged(kept, {"a@w1": [queue, {"name": "reports"}]}) == {"a@w1": [queue, {"name": "reports"}]}
+
+
+def test_a_worker_that_does_not_answer_the_resume_is_named_and_forgotten(monkeypatch, tmp_path):
+    drain = drain_module()
+    clock = iter(range(0, 1000, 10))
+    monkeypatch.setattr(drain.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(drain.time, "sleep", lambda seconds: None)
+    control = FakeControl()
+    control.add_consumer = lambda queue, destination=None, options=None, **exchange: []
+    app = type("App", (), {"control": control})()
+    kept = tmp_path / "paused.json"
+    kept.write_text(json.dumps({"gone@w9": [{"name": "celery"}]}))
+    assert drain.resume_all(app, str(kept)) == {"resumed": [], "missing": ["gone@w9"]}
+    assert not kept.exists()

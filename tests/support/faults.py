@@ -2,7 +2,9 @@
 
 Runs on the host under test with the deployed virtualenv and environment file:
 
-    faults.py send CASE N SECONDS        queue N tasks named CASE-0 .. CASE-(N-1)
+    faults.py send CASE N SECONDS [EVERY]
+                                         queue N tasks named CASE-0 .. CASE-(N-1), each running
+                                         SECONDS, one every EVERY seconds (default: at once)
     faults.py wait-started CASE K SECS   return once K of them have started
     faults.py collect CASE N SECS        wait for all N to finish; print the counts as JSON
     faults.py send-poison CASE N         queue N tasks of 0 s with a poison task (CASE-poison,
@@ -51,12 +53,14 @@ def events(case: str, lines: list[str] | None = None) -> tuple[Counter, Counter]
     return started, done
 
 
-def send(case: str, n: int, seconds: float) -> None:
+def send(case: str, n: int, seconds: float, every: float = 0.0) -> None:
     import celery_stack.app  # noqa: F401 - the deployment's settings, as the workers have them
     from test_celery.tasks import record_run
 
     for i in range(n):
         record_run.apply_async(args=(f"{case}-{i}", seconds), ignore_result=True)
+        if every:
+            time.sleep(every)
     print(f"{case}: sent {n}")
 
 
@@ -131,7 +135,7 @@ def collect(case: str, n: int, timeout: float) -> None:
 def main(argv: list[str]) -> None:
     command, case, *rest = argv
     if command == "send":
-        send(case, int(rest[0]), float(rest[1]))
+        send(case, int(rest[0]), float(rest[1]), float(rest[2]) if len(rest) > 2 else 0.0)
     elif command == "wait-started":
         wait_started(case, int(rest[0]), float(rest[1]))
     elif command == "collect":
