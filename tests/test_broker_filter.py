@@ -293,11 +293,19 @@ def test_an_account_with_a_dead_letter_queue_asks_for_an_exchange_a_quorum_queue
 
 def test_where_the_broker_limits_every_quorum_queue_the_dead_letter_queue_is_unlimited():
     accounts = [{"vhost": "jobs", "dead_letter": {"queue": "celery.dead-letter", "delivery_limit": 10, "pattern": "^x"}}]
-    policies = broker["rabbitmq_dead_letters"](accounts, True)["policies"]
+    policies = broker["rabbitmq_dead_letters"](accounts, "4.0.5")["policies"]
     assert [p["name"] for p in policies] == ["app-dead-letter", "app-dead-letter-queue"]
     assert policies[1]["definition"] == {"delivery-limit": -1}
     assert re.search(policies[1]["pattern"], "celery.dead-letter") and not re.search(policies[1]["pattern"], "celery-dead-letter")
-    assert broker["rabbitmq_dead_letters"](accounts)["policies"] == policies[:1]
+    assert broker["rabbitmq_dead_letters"](accounts, "4.1.0-beta.1")["policies"] == policies
+    # 3.x has no default limit and refuses -1; a version not known counts as 3.x
+    for older in ("3.10.8", "3.13.7", "", None, "unknown"):
+        assert broker["rabbitmq_dead_letters"](accounts, older)["policies"] == policies[:1], older
+
+
+def test_the_node_says_its_version_in_the_definitions_read():
+    assert read(export(rabbitmq_version="4.0.5"))["version"] == "4.0.5"
+    assert read(export())["version"] == ""
 
 
 def test_the_dead_letter_queue_is_declared_once_in_the_import_and_then_found():

@@ -25,7 +25,8 @@ from __future__ import annotations
 import re
 
 from ansible_collections.celery_stack.deploy.plugins.module_utils.rabbitmq_objects import (permissions_found, policy_entry, tags,
-                                                                                     topology_differences, wanted_permissions)
+                                                                                     topology_differences, type_conflict,
+                                                                                     wanted_permissions)
 
 DOCUMENTATION = """
 name: rabbitmq_pending
@@ -118,26 +119,30 @@ def rabbitmq_pending(state: dict, vhosts: list, users: list, policies: list, rem
 def rabbitmq_queue_conflicts(state: dict, accounts: list) -> list[str]:
     """One sentence per app queue that exists on its vhost with another type."""
     found = {(q["vhost"], q["name"]): q["type"] for q in state.get("queues", [])}
-    conflicts = []
-    for account in accounts:
-        for wanted in account.get("queues") or []:
-            kind = found.get((account["vhost"], wanted["name"]))
-            if kind is not None and kind != wanted["type"]:
-                conflicts.append(
-                    f"queue '{wanted['name']}' on vhost '{account['vhost']}' is a {kind} queue, "
-                    f"but the app declares it {wanted['type']}"
-                )
-    return conflicts
+    conflicts = (type_conflict("queue", account["vhost"], wanted["name"], found.get((account["vhost"], wanted["name"])),
+                               wanted["type"], wants="but the app declares it")
+                 for account in accounts for wanted in account.get("queues") or [])
+    return [sentence for sentence in conflicts if sentence]
 
 
-def rabbitmq_dead_letters(accounts: list, default_limit: bool = False) -> dict:
+def limits_quorum_deliveries(version: str) -> bool:
+    """Whether a broker of this version (the node's own, as export_definitions says it)
+    gives every quorum queue a delivery limit of its own: RabbitMQ 4.0 and later (20).
+    3.x has none, and refuses -1, the value that lifts it. An unknown version counts as
+    3.x: a policy 3.x refuses would stop the import."""
+    major = re.match(r"\s*(\d+)\.", str(version or ""))
+    return bool(major) and int(major.group(1)) >= 4
+
+
+def rabbitmq_dead_letters(accounts: list, version: str = "") -> dict:
     """The exchanges, queues, bindings and policies of the accounts' dead-letter queues, in
     the shapes of rabbitmq_declare's options and rabbitmq_policies. An account's
     `dead_letter` names the queue, the delivery limit and the pattern of the queues it
-    covers; an account without one asks for nothing. default_limit: the broker gives every
-    quorum queue a delivery limit of its own (RabbitMQ 4.0 and later: 20), which the
-    dead-letter queue must not have: an operator who looked at its tasks 20 times (each
+    covers; an account without one asks for nothing. version: the broker's; where it gives
+    every quorum queue a delivery limit of its own (limits_quorum_deliveries), the
+    dead-letter queue must not have it: an operator who looked at its tasks 20 times (each
     look hands them back) would lose them, dropped for good."""
+    default_limit = limits_quorum_deliveries(version)
     found = {"exchanges": [], "queues": [], "bindings": [], "policies": []}
     for account in accounts:
         dead = account.get("dead_letter") or {}

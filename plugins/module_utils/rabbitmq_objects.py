@@ -69,6 +69,15 @@ def binding_entry(binding: dict) -> dict:
             "routing_key": binding.get("routing_key") or "", "arguments": binding.get("arguments") or {}}
 
 
+def type_conflict(what: str, vhost: str, name: str, have, wanted, wants: str = "not") -> str | None:
+    """The sentence for an exchange or queue that exists (`have`, its type) with another
+    type than `wanted`, which RabbitMQ refuses to declare again; None when it does not
+    exist or has that type. `wants` words the wanted type ("not", "but the app declares it")."""
+    if have is None or have == wanted:
+        return None
+    return f"{what} '{name}' on vhost '{vhost}' is a {have} {what}, {wants} {wanted}"
+
+
 def topology_differences(definitions: dict, exchanges: list, queues: list, bindings: list) -> dict:
     """The wanted exchanges and queues the definitions lack (by vhost and name) and the
     bindings they lack, as entries to import; `conflicts` names an exchange or queue that
@@ -78,18 +87,15 @@ def topology_differences(definitions: dict, exchanges: list, queues: list, bindi
     have_bindings = [binding_entry(b) for b in definitions.get("bindings", [])]
     found = {"exchanges": [], "queues": [], "bindings": [], "conflicts": []}
     for entry in map(exchange_entry, exchanges):
-        kind = have_exchanges.get((entry["vhost"], entry["name"]))
-        if kind is None:
+        key = (entry["vhost"], entry["name"])
+        if key not in have_exchanges:
             found["exchanges"].append(entry)
-        elif kind != entry["type"]:
-            found["conflicts"].append(f"exchange '{entry['name']}' on vhost '{entry['vhost']}' is a {kind} exchange, "
-                                      f"not {entry['type']}")
+        found["conflicts"].append(type_conflict("exchange", *key, have_exchanges.get(key), entry["type"]))
     for entry, wanted in zip(map(queue_entry, queues), queues):
-        kind = have_queues.get((entry["vhost"], entry["name"]))
-        if kind is None:
+        key = (entry["vhost"], entry["name"])
+        if key not in have_queues:
             found["queues"].append(entry)
-        elif kind != queue_kind(wanted):
-            found["conflicts"].append(f"queue '{entry['name']}' on vhost '{entry['vhost']}' is a {kind} queue, "
-                                      f"not {queue_kind(wanted)}")
+        found["conflicts"].append(type_conflict("queue", *key, have_queues.get(key), queue_kind(wanted)))
+    found["conflicts"] = [sentence for sentence in found["conflicts"] if sentence]
     found["bindings"] = [entry for entry in map(binding_entry, bindings) if entry not in have_bindings]
     return found

@@ -52,6 +52,10 @@ available:
   description: Whether the node answered.
   type: bool
   returned: always
+version:
+  description: The node's RabbitMQ version (C(rabbitmq_version) of the definitions); empty when it did not answer.
+  type: str
+  returned: always
 vhosts:
   description: Names of the vhosts.
   type: list
@@ -91,6 +95,8 @@ def summary(definitions: dict, passwords: dict) -> dict:
     queues = [{"vhost": queue["vhost"], "name": queue["name"], "type": queue_kind(queue)}
               for queue in definitions.get("queues", [])]
     return {
+        # The node's RabbitMQ version (what some declarations depend on).
+        "version": str(definitions.get("rabbitmq_version") or definitions.get("rabbit_version") or ""),
         "vhosts": sorted(vhost["name"] for vhost in definitions.get("vhosts", [])),
         "users": {
             user["name"]: {"tags": tags(user.get("tags")), "password_matches": matches(user, passwords.get(user["name"]))}
