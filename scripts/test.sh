@@ -7,7 +7,9 @@
 # README's test table):
 #   1. Molecule cluster, then the host lifecycle tests;
 #   2. Molecule default (with its fault cases), then the own app's integration tests;
-#   3. the releases and the bad inputs, then the collection's converge.
+#   3. the releases and the bad inputs, then the collection's converge;
+#   4. the move of an old deployment's queues (tests/integration/test_migration.py), mostly
+#      waiting, so it runs beside the three.
 # TEST_LANES=1 runs everything in one lane.
 #
 # Every stage runs even when an earlier one failed, so one run shows all problems. Each
@@ -50,6 +52,11 @@ lane2() {
   integration own-app tests/integration/test_own_app.py
 }
 
+# Mostly waiting (the old roles' converge, then tasks with a countdown): beside the others.
+lane4() {
+  integration migration tests/integration/test_migration.py
+}
+
 lane3() {
   integration releases tests/integration/test_releases.py tests/integration/test_bad_input.py
   stage collection make --no-print-directory collection-test
@@ -74,12 +81,14 @@ wait "$lint"
 if [ "${TEST_LANES:-3}" -ge 2 ]; then
   lane1 & one=$!
   lane2 & two=$!
+  lane4 & four=$!
   lane3
-  wait "$one" "$two"
+  wait "$one" "$two" "$four"
 else
   lane1
   lane2
   lane3
+  lane4
 fi
 wait  # the browser's install
 

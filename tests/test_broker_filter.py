@@ -198,6 +198,23 @@ def test_an_app_queue_of_another_type_is_named_with_its_vhost():
     assert conflicts(read(), [{"vhost": "other", "queues": [{"name": "celery", "type": "classic"}]}]) == []
 
 
+def test_the_queues_to_move_are_those_of_another_type_and_those_with_tasks_left_in_their_holding_queue():
+    moves = broker["rabbitmq_queue_moves"]
+    accounts = [{"vhost": "jobs", "queues": [{"name": "old", "type": "quorum"}, {"name": "celery", "type": "quorum"},
+                                             {"name": "absent", "type": "quorum"}]}]
+    assert [(m["queue"], m["renewed"]) for m in moves(read(), accounts)] == [("old", False)]
+    assert moves(read(), accounts)[0]["sentence"] == "queue 'old' on vhost 'jobs' is a classic queue, but the app declares it quorum"
+    # A move cut off after the queue was declared anew, or before: the holding queue says so.
+    holding = export()
+    holding["queues"] += [{"vhost": "jobs", "name": "celery.migrating", "arguments": {"x-queue-type": "quorum"}},
+                          {"vhost": "jobs", "name": "absent.migrating", "arguments": {"x-queue-type": "quorum"}}]
+    found = moves(read(holding), accounts)
+    assert [(m["queue"], m["renewed"]) for m in found] == [("old", False), ("celery", True), ("absent", False)]
+    assert "tasks left in 'celery.migrating'" in found[1]["sentence"]
+    # site.yml's checks refuse all three: the workers could not consume those tasks
+    assert len(conflicts(read(holding), accounts)) == 3
+
+
 # The import (plugins/modules/rabbitmq_declare.py): the users as the role hands them, and
 # their passwords apart.
 

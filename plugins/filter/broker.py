@@ -116,13 +116,34 @@ def rabbitmq_pending(state: dict, vhosts: list, users: list, policies: list, rem
     }
 
 
-def rabbitmq_queue_conflicts(state: dict, accounts: list) -> list[str]:
-    """One sentence per app queue that exists on its vhost with another type."""
+# The queue that holds a queue's messages while it is declared anew (celery_stack.migrate_queues).
+HOLDING_SUFFIX = ".migrating"
+
+
+def rabbitmq_queue_moves(state: dict, accounts: list) -> list[dict]:
+    """The app queues playbooks/migrate-queues.yml must move: each that exists on its vhost
+    with another type (`sentence` says so), and each whose holding queue a cut-off move
+    left behind (`renewed`: the queue has its new type already)."""
     found = {(q["vhost"], q["name"]): q["type"] for q in state.get("queues", [])}
-    conflicts = (type_conflict("queue", account["vhost"], wanted["name"], found.get((account["vhost"], wanted["name"])),
-                               wanted["type"], wants="but the app declares it")
-                 for account in accounts for wanted in account.get("queues") or [])
-    return [sentence for sentence in conflicts if sentence]
+    moves = []
+    for account in accounts:
+        vhost = account["vhost"]
+        for wanted in account.get("queues") or []:
+            name = wanted["name"]
+            sentence = type_conflict("queue", vhost, name, found.get((vhost, name)), wanted["type"],
+                                     wants="but the app declares it")
+            if sentence:
+                moves.append({"vhost": vhost, "queue": name, "renewed": False, "sentence": sentence})
+            elif (vhost, name + HOLDING_SUFFIX) in found:
+                moves.append({"vhost": vhost, "queue": name, "renewed": (vhost, name) in found,
+                              "sentence": f"queue '{name}' on vhost '{vhost}' has tasks left in '{name}{HOLDING_SUFFIX}'"})
+    return moves
+
+
+def rabbitmq_queue_conflicts(state: dict, accounts: list) -> list[str]:
+    """One sentence per app queue that exists on its vhost with another type, or whose
+    tasks wait in a holding queue: the workers could not consume them."""
+    return [move["sentence"] for move in rabbitmq_queue_moves(state, accounts)]
 
 
 def limits_quorum_deliveries(version: str) -> bool:
@@ -177,4 +198,5 @@ def rabbitmq_dead_letters(accounts: list, version: str = "") -> dict:
 class FilterModule:
     def filters(self):
         return {"rabbitmq_pending": rabbitmq_pending, "rabbitmq_queue_conflicts": rabbitmq_queue_conflicts,
+                "rabbitmq_queue_moves": rabbitmq_queue_moves,
                 "rabbitmq_dead_letters": rabbitmq_dead_letters}

@@ -38,9 +38,9 @@ def _note(line: str) -> None:
 
 @app.task
 def record_run(token: str, seconds: float = 2.0) -> str:
-    """Take a few seconds, noting each start and finish: how the fault tests count tasks
-    that were lost or that ran twice."""
-    _note(f"start {token} {os.getpid()}")
+    """Take a few seconds, noting each start (with the time) and finish: how the fault
+    tests count tasks that were lost or that ran twice, or that started early."""
+    _note(f"start {token} {os.getpid()} {time.time():.3f}")
     time.sleep(seconds)
     _note(f"done {token} {os.getpid()}")
     return token
