@@ -28,11 +28,10 @@ import os
 import sys
 from collections.abc import Callable
 
+from celery_stack.messages import republish
+
 # The environment variable naming the queue (the celery_app role writes it).
 QUEUE_VARIABLE = "CELERY_STACK_DEAD_LETTER_QUEUE"
-# The headers the broker adds on the way; the rest is the task as its producer sent it.
-BROKER_HEADERS = ("x-delivery-count",)
-PROPERTIES = ("content_type", "content_encoding", "correlation_id", "reply_to", "priority")
 
 
 def queue_name(env=os.environ) -> str:
@@ -107,12 +106,8 @@ def run(command: str, ids: list[str], connection, queue: str, out=sys.stdout) ->
                 home = origin(message)
                 if not chosen(message) or not home:
                     return False
-                headers = {key: value for key, value in (message.headers or {}).items() if key not in BROKER_HEADERS}
-                properties = {key: message.properties[key] for key in PROPERTIES if message.properties.get(key) is not None}
-                # With the deployment's confirm_publish, publish returns once the broker
-                # has the task in its queue; only then does it leave the dead letters.
-                producer.publish(message.body, routing_key=home, headers=headers, delivery_mode=2,
-                                 retry=True, **properties)
+                # Confirmed before it leaves the dead letters.
+                republish(producer, message, home)
                 channel.basic_ack(message.delivery_tag)
                 out.write(f"requeued {describe(message)['id']} to {home}\n")
                 return True

@@ -33,12 +33,9 @@ from __future__ import annotations
 import json
 import sys
 
+from celery_stack.messages import republish
+
 SUFFIX = ".migrating"
-# What a message carries besides its body and headers, copied as it is.
-PROPERTIES = ("content_type", "content_encoding", "correlation_id", "reply_to", "priority",
-              "message_id", "expiration", "timestamp", "type", "user_id", "app_id")
-# Headers the broker adds on its way out, not the producer's.
-BROKER_HEADERS = ("x-delivery-count",)
 
 
 class Broker:
@@ -109,10 +106,7 @@ class Broker:
 
     def copy(self, message, name: str) -> None:
         """The message as its producer sent it, into queue `name`; returns once confirmed."""
-        properties = {key: message.properties[key] for key in PROPERTIES if message.properties.get(key) is not None}
-        headers = {key: value for key, value in (message.headers or {}).items() if key not in BROKER_HEADERS}
-        self.producer.publish(message.body, exchange="", routing_key=name, headers=headers, delivery_mode=2,
-                              retry=True, **properties)
+        republish(self.producer, message, name)
 
     def ack(self, message) -> None:
         self.channel.basic_ack(message.delivery_tag)
