@@ -2,14 +2,15 @@
 # make test: lint and unit first (side by side), then the container stages in three lanes
 # side by side.
 # Those stages spend much of their time waiting (apt and pip inside containers, Erlang
-# starting, deploy gates, tasks that sleep), so three lanes on two cores finish well
-# before one would. Each lane holds about a third of the work (times of one run: the
+# starting, deploy gates, tasks that sleep), so four lanes on two cores finish well
+# before one would. Each lane holds about a quarter of the work (times of one run: the
 # README's test table):
-#   1. Molecule cluster, then the host lifecycle tests;
-#   2. Molecule default (with its fault cases), then the own app's integration tests;
-#   3. the releases and the bad inputs, then the collection's converge;
-#   4. the move of an old deployment's queues (tests/integration/test_migration.py), mostly
-#      waiting, so it runs beside the three.
+#   1. Molecule cluster, then the collection's converge;
+#   2. Molecule default (with its fault cases), then the host lifecycle tests;
+#   3. the releases and the bad inputs;
+#   4. the move of an old deployment's queues (tests/integration/test_migration.py), then
+#      the own app's integration tests: both mostly waiting (countdowns, the broker's
+#      consumer_timeout).
 # TEST_LANES=1 runs everything in one lane.
 #
 # Every stage runs even when an earlier one failed, so one run shows all problems. Each
@@ -44,22 +45,21 @@ integration() {
 
 lane1() {
   stage "molecule cluster" make --no-print-directory molecule-scenario SCENARIO=cluster
-  integration lifecycle tests/integration/test_lifecycle.py
+  stage collection make --no-print-directory collection-test
 }
 
 lane2() {
   stage "molecule default" make --no-print-directory molecule-scenario SCENARIO=default
-  integration own-app tests/integration/test_own_app.py
-}
-
-# Mostly waiting (the old roles' converge, then tasks with a countdown): beside the others.
-lane4() {
-  integration migration tests/integration/test_migration.py
+  integration lifecycle tests/integration/test_lifecycle.py
 }
 
 lane3() {
   integration releases tests/integration/test_releases.py tests/integration/test_bad_input.py
-  stage collection make --no-print-directory collection-test
+}
+
+lane4() {
+  integration migration tests/integration/test_migration.py
+  integration own-app tests/integration/test_own_app.py
 }
 
 # Every scenario and every integration file has a lane: a new one must be added above.

@@ -211,6 +211,8 @@ def test_the_queues_to_move_are_those_of_another_type_and_those_with_tasks_left_
     found = moves(read(holding), accounts)
     assert [(m["queue"], m["renewed"]) for m in found] == [("old", False), ("celery", True), ("absent", False)]
     assert "tasks left in 'celery.migrating'" in found[1]["sentence"]
+    # the move is told where the tasks wait
+    assert [m["holding"] for m in found] == ["old.migrating", "celery.migrating", "absent.migrating"]
     # site.yml's checks refuse all three: the workers could not consume those tasks
     assert len(conflicts(read(holding), accounts)) == 3
 

@@ -75,12 +75,13 @@ class FakeBroker:
 
 QUORUM = SimpleNamespace(name="celery", queue_arguments={"x-queue-type": "quorum"},
                          exchange=SimpleNamespace(name="celery", type="topic"))
+HOLDING = "celery.migrating"
 TASKS = [{"id": f"t{i}", "eta": "2026-12-07T05:00:00" if i % 2 else None} for i in range(10)]
 
 
 def test_a_classic_queue_becomes_quorum_with_every_task_once_in_order_etas_kept():
     broker = FakeBroker(TASKS)
-    done = migrate_queues.move(broker, QUORUM)
+    done = migrate_queues.move(broker, QUORUM, HOLDING)
     assert done == {"queue": "celery", "out": 10, "back": 10, "exchange_replaced": True}
     assert broker.queues == {"celery": {"type": "quorum", "messages": TASKS}}
     assert broker.exchanges == {"celery": "topic"}
@@ -90,10 +91,10 @@ def test_a_classic_queue_becomes_quorum_with_every_task_once_in_order_etas_kept(
 def test_a_move_cut_off_anywhere_is_finished_by_the_next_run(cut_after):
     broker = FakeBroker(TASKS, cut_after=cut_after)
     with pytest.raises(Cut):
-        migrate_queues.move(broker, QUORUM)
+        migrate_queues.move(broker, QUORUM, HOLDING)
     # the next run: the playbook reads the broker again (rabbitmq_queue_moves)
     renewed = "celery.migrating" in broker.queues and broker.queues.get("celery", {}).get("type") == "quorum"
-    migrate_queues.move(broker, QUORUM, renewed=renewed)
+    migrate_queues.move(broker, QUORUM, HOLDING, renewed=renewed)
     assert broker.queues == {"celery": {"type": "quorum", "messages": TASKS}}
 
 
@@ -101,7 +102,7 @@ def test_a_queue_that_has_its_type_is_declared_and_left_alone():
     broker = FakeBroker([])
     broker.queues = {"celery": {"type": "quorum", "messages": [{"id": "x"}]}}
     broker.exchanges = {"celery": "topic"}
-    assert migrate_queues.move(broker, QUORUM, renewed=True) == {"queue": "celery", "out": 0, "back": 0,
+    assert migrate_queues.move(broker, QUORUM, HOLDING, renewed=True) == {"queue": "celery", "out": 0, "back": 0,
                                                                   "exchange_replaced": False}
     assert broker.queues["celery"]["messages"] == [{"id": "x"}]
 

@@ -67,3 +67,13 @@ def test_the_worker_and_each_instance_answer_as_their_own_node():
         {"unit": "celery-worker@reports", "node": "reports@%h", "what": "the worker instance reports"},
     ]
     assert [n["unit"] for n in shapes["celery_worker_nodes"]([], "w", "w@%h")] == ["w"]
+
+
+def test_a_brokers_restart_finds_its_workers_by_the_address_their_urls_name():
+    # The drain (rabbitmq_drain_names, playbooks/vars/wiring.yml) and the URLs ask one rule.
+    hostvars = {"mq1": {"ansible_host": "10.0.0.1"}, "mq2": {"celery_app_broker_address": "mq2.internal",
+                                                             "ansible_host": "10.0.0.2"}, "mq3": {}}
+    addresses = [shapes["celery_app_broker_address"](host, hostvars) for host in ("mq1", "mq2", "mq3")]
+    assert addresses == ["10.0.0.1", "mq2.internal", "mq3"]
+    url = shapes["celery_app_broker_urls"](["mq1", "mq2", "mq3"], "app", hostvars, False, "u:p", 5672, "/")
+    assert [urlsplit(u).hostname for u in url.split(";")] == addresses

@@ -205,9 +205,9 @@ def test_the_default_time_limit_fits_the_default_consumer_timeout():
 
 def test_a_hard_time_limit_at_the_brokers_consumer_timeout_is_refused():
     assert problems(*cluster(worker2={"celery_app_task_time_limit": 1800})) == [
-        f"celery_app_task_time_limit (1800 s) times celery_app_prefetch_multiplier (1), plus 60 s, must be below broker "
+        f"celery_app_task_time_limit (1800 s) times celery_app_prefetch_multiplier (1), plus 15 s, must be below broker "
         f"{mq}'s rabbitmq_consumer_timeout (1800000 ms): a task may otherwise be taken back while it runs or waits, and "
-        "run again; lower the limit or raise rabbitmq_consumer_timeout to at least 1860000 (app hosts: worker2)"
+        "run again; lower the limit or raise rabbitmq_consumer_timeout to at least 1815000 (app hosts: worker2)"
         for mq in ("mq1", "mq2", "mq3")]
 
 
@@ -221,11 +221,20 @@ def test_a_prefetched_task_waits_for_the_one_before_it():
 
 def test_a_lowered_consumer_timeout_on_one_broker_is_named_with_that_broker():
     assert problems(*cluster(mq3={"rabbitmq_consumer_timeout": 60000},
-                             worker1={"celery_app_task_time_limit": 45},
-                             worker2={"celery_app_task_time_limit": 45})) == [
-        "celery_app_task_time_limit (45 s) times celery_app_prefetch_multiplier (1), plus 60 s, must be below broker "
+                             worker1={"celery_app_task_time_limit": 46},
+                             worker2={"celery_app_task_time_limit": 46})) == [
+        "celery_app_task_time_limit (46 s) times celery_app_prefetch_multiplier (1), plus 15 s, must be below broker "
         "mq3's rabbitmq_consumer_timeout (60000 ms): a task may otherwise be taken back while it runs or waits, and "
-        "run again; lower the limit or raise rabbitmq_consumer_timeout to at least 105000 (app hosts: worker1, worker2)"]
+        "run again; lower the limit or raise rabbitmq_consumer_timeout to at least 61000 (app hosts: worker1, worker2)"]
+
+
+def test_a_45_s_limit_fits_a_one_minute_consumer_timeout():
+    # The broker's shortest useful timeout (it looks once a minute) still leaves room for
+    # tasks of most of that minute.
+    assert problems(*cluster(mq1={"rabbitmq_consumer_timeout": 60000}, mq2={"rabbitmq_consumer_timeout": 60000},
+                             mq3={"rabbitmq_consumer_timeout": 60000},
+                             worker1={"celery_app_task_time_limit": 45},
+                             worker2={"celery_app_task_time_limit": 45})) == []
 
 
 def test_unlimited_prefetch_cannot_be_bounded():

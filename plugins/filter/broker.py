@@ -116,14 +116,16 @@ def rabbitmq_pending(state: dict, vhosts: list, users: list, policies: list, rem
     }
 
 
-# The queue that holds a queue's messages while it is declared anew (celery_stack.migrate_queues).
+# The queue that holds a queue's messages while it is declared anew: named here only, and
+# handed to celery_stack.migrate_queues with each move.
 HOLDING_SUFFIX = ".migrating"
 
 
 def rabbitmq_queue_moves(state: dict, accounts: list) -> list[dict]:
     """The app queues playbooks/migrate-queues.yml must move: each that exists on its vhost
     with another type (`sentence` says so), and each whose holding queue a cut-off move
-    left behind (`renewed`: the queue has its new type already)."""
+    left behind (`renewed`: the queue has its new type already). `holding` names the queue
+    that holds its messages meanwhile."""
     found = {(q["vhost"], q["name"]): q["type"] for q in state.get("queues", [])}
     moves = []
     for account in accounts:
@@ -132,11 +134,13 @@ def rabbitmq_queue_moves(state: dict, accounts: list) -> list[dict]:
             name = wanted["name"]
             sentence = type_conflict("queue", vhost, name, found.get((vhost, name)), wanted["type"],
                                      wants="but the app declares it")
+            holding = name + HOLDING_SUFFIX
             if sentence:
-                moves.append({"vhost": vhost, "queue": name, "renewed": False, "sentence": sentence})
-            elif (vhost, name + HOLDING_SUFFIX) in found:
-                moves.append({"vhost": vhost, "queue": name, "renewed": (vhost, name) in found,
-                              "sentence": f"queue '{name}' on vhost '{vhost}' has tasks left in '{name}{HOLDING_SUFFIX}'"})
+                moves.append({"vhost": vhost, "queue": name, "holding": holding, "renewed": False,
+                              "sentence": sentence})
+            elif (vhost, holding) in found:
+                moves.append({"vhost": vhost, "queue": name, "holding": holding, "renewed": (vhost, name) in found,
+                              "sentence": f"queue '{name}' on vhost '{vhost}' has tasks left in '{holding}'"})
     return moves
 
 

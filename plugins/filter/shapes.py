@@ -53,6 +53,14 @@ def rabbitmq_cluster_nodes(hosts, all_hosts, hostvars) -> list[dict]:
     return nodes
 
 
+def celery_app_broker_address(host, hostvars) -> str:
+    """The address the app's URLs give broker `host` from another host: its
+    celery_app_broker_address, ansible_host or inventory name (a broker's restart also
+    finds the workers connected to it by this name)."""
+    own = host_vars(hostvars, host)
+    return own.get("celery_app_broker_address") or own.get("ansible_host") or host
+
+
 def celery_app_broker_urls(hosts, me, hostvars, tls, userinfo, port, vhost) -> str:
     """amqp(s)://USERINFO@ADDRESS:PORT/VHOST for each broker host, joined with ";". A broker
     on this very host is reached over loopback, another at its celery_app_broker_address,
@@ -61,8 +69,7 @@ def celery_app_broker_urls(hosts, me, hostvars, tls, userinfo, port, vhost) -> s
     scheme = "amqps" if tls else "amqp"
     urls = []
     for host in hosts or []:
-        own = host_vars(hostvars, host)
-        address = "127.0.0.1" if host == me else (own.get("celery_app_broker_address") or own.get("ansible_host") or host)
+        address = "127.0.0.1" if host == me else celery_app_broker_address(host, hostvars)
         urls.append(f"{scheme}://{userinfo}@{address}:{port}/{quote(str(vhost), safe='')}")
     return ";".join(urls)
 
@@ -81,6 +88,7 @@ class FilterModule:
         return {
             "rabbitmq_app_users": app_users,
             "rabbitmq_cluster_nodes": rabbitmq_cluster_nodes,
+            "celery_app_broker_address": celery_app_broker_address,
             "celery_app_broker_urls": celery_app_broker_urls,
             "celery_worker_nodes": celery_worker_nodes,
         }

@@ -2,24 +2,24 @@
 
     python -m celery_stack.migrate_queues MOVES_JSON
 
-MOVES_JSON: [{"queue": NAME, "renewed": false}, ...], the queues whose type on the broker
-is not the app's (playbooks/migrate-queues.yml reads them from the broker's definitions;
-`renewed`: NAME already has the new type, a cut-off run left messages in the holding
-queue). Run on an app host as the app's account with its environment file, the workers
+MOVES_JSON: [{"queue": NAME, "holding": HOLDING, "renewed": false}, ...], the queues whose
+type on the broker is not the app's (playbooks/migrate-queues.yml reads them from the
+broker's definitions with the filter rabbitmq_queue_moves, which names HOLDING, the queue
+that keeps NAME's messages meanwhile; `renewed`: NAME already has the new type, a cut-off
+run left messages in HOLDING). Run on an app host as the app's account with its environment file, the workers
 stopped, with the release that declares the new type installed: the queue, its exchange
 and binding are declared exactly as the workers will declare them (celery_stack.app).
 
 RabbitMQ cannot change the type of a queue, nor of an exchange; both are declared anew.
-Meanwhile the messages wait in NAME.migrating (durable, of the new type):
+Meanwhile the messages wait in HOLDING (durable, of the new type):
 
-1. every message of NAME is published into NAME.migrating, body, headers and properties
+1. every message of NAME is published into HOLDING, body, headers and properties
    as they are (a task with a countdown keeps its ETA), and once the broker confirms it,
    acknowledged in NAME; NAME, now empty, is deleted;
 2. NAME's exchange is declared as the app declares it; one of another type (Celery's
    direct exchange, where quorum queues route through a topic one) is deleted first;
 3. NAME is declared, with its binding, as the app declares it;
-4. every message of NAME.migrating moves back into NAME the same way; NAME.migrating is
-   deleted.
+4. every message of HOLDING moves back into NAME the same way; HOLDING is deleted.
 
 A run cut off anywhere is finished by the next. A message is acknowledged only once its
 copy is confirmed, so a crash between the two leaves it in both queues (it runs twice),
@@ -34,9 +34,6 @@ import json
 import sys
 
 from celery_stack.messages import republish
-
-SUFFIX = ".migrating"
-
 
 class Broker:
     """The AMQP operations of a move, on one kombu connection (the app's: TLS, failover,
@@ -122,9 +119,9 @@ def pour(broker, source: str, target: str) -> int:
     return moved
 
 
-def move(broker, queue, renewed: bool = False) -> dict:
-    """Give `queue` (a kombu Queue, as the app declares it) its type, keeping its messages."""
-    holding = queue.name + SUFFIX
+def move(broker, queue, holding: str, renewed: bool = False) -> dict:
+    """Give `queue` (a kombu Queue, as the app declares it) its type, keeping its messages
+    in the queue `holding` meanwhile."""
     done = {"queue": queue.name, "out": 0, "back": 0, "exchange_replaced": False}
     if not renewed and broker.count(queue.name) is not None:
         broker.declare_holding(holding, queue.queue_arguments or {})
@@ -143,7 +140,8 @@ def move(broker, queue, renewed: bool = False) -> dict:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        sys.exit('usage: python -m celery_stack.migrate_queues \'[{"queue": NAME, "renewed": false}, ...]\'')
+        sys.exit('usage: python -m celery_stack.migrate_queues '
+                 '\'[{"queue": NAME, "holding": HOLDING, "renewed": false}, ...]\'')
     moves = json.loads(argv[0])
     from celery_stack.app import app
 
@@ -153,7 +151,8 @@ def main(argv: list[str] | None = None) -> None:
         for entry in moves:
             # A queue the app's settings do not name is one its workers create (-Q): the
             # app's rules for those (queue and exchange type) give it, as Queues does.
-            print(json.dumps(move(broker, queues[entry["queue"]], bool(entry.get("renewed")))), flush=True)
+            print(json.dumps(move(broker, queues[entry["queue"]], entry["holding"], bool(entry.get("renewed")))),
+                  flush=True)
 
 
 if __name__ == "__main__":
