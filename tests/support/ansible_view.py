@@ -14,13 +14,21 @@ from pathlib import Path
 
 import yaml
 from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import init_plugin_loader
 from ansible.template import Templar, trust_as_template
+from ansible.utils.collection_loader import AnsibleCollectionConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = ["celery_app", "rabbitmq", "celery_worker", "celery_beat", "flower", "pki"]
 # What the preflight's fact gathering gives a 4-CPU host called mq.
 FACTS = {"processor_nproc": 4, "hostname": "mq", "fqdn": "mq.example.internal",
          "default_ipv4": {"address": "10.0.0.5"}}
+
+
+# The collection's own filters (the wiring calls some) found as ansible-playbook finds them:
+# this tree is the collection celery_stack.deploy under collections/ (ansible.cfg).
+if not AnsibleCollectionConfig.collection_finder:
+    init_plugin_loader([str(ROOT / "collections")])
 
 
 def load(path: Path) -> dict:
@@ -50,7 +58,10 @@ class HostView:
             layers.update(load(ROOT / "roles" / role / "defaults" / "main.yml"))
         layers.update(inventory)
         layers.update(load(ROOT / "playbooks" / "vars" / "wiring.yml"))
-        layers.update({"inventory_hostname": host, "groups": {"all": sorted({h for g in groups.values() for h in g}), **groups},
+        every = sorted({h for g in groups.values() for h in g})
+        layers.update({"inventory_hostname": host, "groups": {"all": every, **groups},
+                       # every host with this inventory (group_vars/all)
+                       "hostvars": {name: inventory for name in every},
                        "ansible_facts": FACTS, "inventory_dir": inventory_dir})
         self.variables = trusted(layers)
         self._templar = Templar(loader=DataLoader(), variables=self.variables)
