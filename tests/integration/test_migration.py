@@ -74,6 +74,8 @@ class Moved:
     host: str
     etas: dict
     queued: str
+    checked: CompletedProcess
+    after_check: str
     migrate: CompletedProcess
     migrated_at: float
     queues_after: list
@@ -115,11 +117,14 @@ def moved(tmp_path_factory):
         etas = json.loads(old_app_python(host, SEND))
         queued = sh(host, "rabbitmqctl -q list_queues -p doky_host name type messages")
         write_inventory(inventory, host, new_vars(), OLD_GROUPS)
+        checked = run_playbook(inventory, "playbooks/migrate-queues.yml", "--check", "--diff")
+        after_check = sh(host, "rabbitmqctl -q list_queues -p doky_host name type messages; "
+                               "systemctl is-active celery-worker || true")
         migrate = run_playbook(inventory, "playbooks/migrate-queues.yml")
         migrated_at = time.time()
         after = queues(host)
         again = run_playbook(inventory, "site.yml")
-        yield Moved(host, etas, queued, migrate, migrated_at, after, again)
+        yield Moved(host, etas, queued, checked, after_check, migrate, migrated_at, after, again)
     finally:
         # MIGRATION_KEEP=1 keeps the host for a look after a failure.
         if not os.environ.get("MIGRATION_KEEP"):
@@ -129,6 +134,17 @@ def moved(tmp_path_factory):
 
 def test_the_old_deployment_held_the_tasks_in_a_classic_queue(moved):
     assert any(line.split() == ["celery", "classic", "20"] for line in moved.queued.splitlines()), moved.queued
+
+
+def test_a_check_run_says_what_would_move_and_moves_nothing(moved):
+    assert moved.checked.returncode == 0, moved.checked.stdout[-4000:] + moved.checked.stderr[-2000:]
+    # (the output's YAML folds long lines)
+    assert "queue 'celery' on vhost 'doky_host' is a classic queue, but the app declares it quorum" \
+        in " ".join(moved.checked.stdout.split()), moved.checked.stdout[-4000:]
+    # the tasks still in the classic queue, the worker still stopped
+    assert any(line.split() == ["celery", "classic", "20"] for line in moved.after_check.splitlines()), \
+        moved.after_check
+    assert moved.after_check.splitlines()[-1] == "inactive", moved.after_check
 
 
 def test_the_migration_runs_to_the_end(moved):
