@@ -48,6 +48,8 @@ class Demo:
     broker_host: Host | None = None
     # What else the results file should say about where this ran.
     about: dict = field(default_factory=dict)
+    # The inventory of hosts the bench made itself (layout.py), for playbooks run on them.
+    inventory: Path | None = None
 
     def __post_init__(self):
         self.flower_host = self.flower_host or self.host
@@ -133,9 +135,12 @@ class Demo:
     def describe(self) -> dict:
         """The worker and the versions measured, for the results file."""
         spec = self.spec
+        # Flower is installed only where it runs (figure 8's layout has none).
         versions = self.flower_host.out(
-            spec.python, "-c", "import celery, kombu, flower; print("
-            "celery.__version__, kombu.__version__, flower.__version__)")
+            spec.python, "-c", "import celery, kombu\n"
+            "try:\n    from flower import __version__ as flower\n"
+            "except ImportError:\n    flower = '-'\n"
+            "print(celery.__version__, kombu.__version__, flower)")
         return {
             "worker": {"node": spec.node, "argv": spec.argv, "user": spec.user,
                        "env_files": spec.env_files},
