@@ -11,11 +11,15 @@ views of them (1b, 5b).
    three hosts of the bench's own (broker, worker, monitor), with no-op tasks and (5b)
    tasks of 10 ms;
 6. publish rate of one producer with publisher confirms vs without;
-7. quorum vs classic queues: throughput and round-trip latency.
+7. quorum vs classic queues: throughput and round-trip latency;
+8. a rolling restart of three clustered brokers under a steady publish, the workers
+   drained off each broker first vs not: the restart's time, the producer's longest
+   stall, and the tasks run twice or lost (on a cluster of the bench's own).
 
 Every comparison alternates its sides (A B A B ...) and quotes medians and ranges. The
-demo container is prepared and put back by demo.prepared_demo(); the three hosts are
-made and removed by layout.prepared_layout(). See bench/README.md.
+demo container is prepared and put back by demo.prepared_demo(); the three hosts of
+figure 5 are made and removed by layout.prepared_layout(), the cluster of figure 8 by
+layout.prepared_cluster(). See bench/README.md.
 """
 
 from __future__ import annotations
@@ -33,15 +37,17 @@ from pathlib import Path
 
 import report
 from demo import prepared_demo
-from figures import confirms, converge, cycle, latency, monitoring, queue_types, throughput
+from figures import (confirms, converge, cycle, latency, monitoring, queue_types,
+                     rolling_restart, throughput)
 from host import BenchError, say
-from layout import prepared_layout
+from layout import prepared_cluster, prepared_layout
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_FIGURES = "1,2,3,4,5,5b,6,7"
-# Where a measurement runs: in the demo container, on the bench's own three hosts, or
-# wherever it makes for itself (a fresh container, Molecule's).
-DEMO, LAYOUT, OWN = "demo", "layout", "own"
+# Where a measurement runs: in the demo container, on the bench's own three hosts, on
+# its own cluster of brokers, or wherever it makes for itself (a fresh container,
+# Molecule's).
+DEMO, LAYOUT, CLUSTER, OWN = "demo", "layout", "cluster", "own"
 
 
 @dataclass(frozen=True)
@@ -58,15 +64,18 @@ MEASUREMENTS = (
     Measurement(frozenset({"6"}), confirms.measure, on=DEMO),
     Measurement(frozenset({"7"}), queue_types.measure, on=DEMO),
     Measurement(frozenset({"5", "5b"}), monitoring.measure, on=LAYOUT),
+    Measurement(frozenset({"8"}), rolling_restart.measure, on=CLUSTER),
     Measurement(frozenset({"3"}), converge.measure, on=OWN),
     Measurement(frozenset({"4"}), cycle.measure, on=OWN),
 )
 # The table, in this order.
 TABLE = (throughput.THROUGHPUT, throughput.CEILING, latency.LATENCY, converge.CONVERGE,
          cycle.CYCLE, monitoring.MONITORING, monitoring.MONITORING_10MS, confirms.CONFIRMS,
-         queue_types.QUEUE_TYPES)
+         queue_types.QUEUE_TYPES, rolling_restart.ROLLING_RESTART)
 # Figures that alternate sides, for the footnote on medians and ranges.
-ALTERNATING = {"1", "2", "5", "5b", "6", "7"}
+ALTERNATING = {"1", "2", "5", "5b", "6", "7", "8"}
+# Figures that BENCH_TASKS and BENCH_ROUNDTRIPS count for.
+COUNTED = {"1", "2", "5", "6", "7"}
 
 
 def env_int(env: dict, name: str, default: int, minimum: int = 1) -> int:
@@ -95,6 +104,10 @@ class Config:
     # CPUs the monitor host of figure 5 has to itself (the broker and worker hosts get the
     # others); empty: the three share every CPU.
     monitor_cpus: str = "0"
+    # Figure 8: the producer's interval, and the tasks of 30 s running as the restart
+    # begins (one per pool process of the layout's worker).
+    restart_every_ms: int = 50
+    restart_long: int = 2
     molecule_log: str = ""
     # On by default so `make bench` prints every figure; 0 skips it (e.g. while another
     # Molecule run uses the same container names).
@@ -123,6 +136,8 @@ class Config:
             if "BENCH_CEILING_ENV" in env else default.ceiling_env,
             image=env.get("BENCH_IMAGE", default.image),
             monitor_cpus=env.get("BENCH_MONITOR_CPUS", default.monitor_cpus),
+            restart_every_ms=env_int(env, "BENCH_RESTART_EVERY_MS", default.restart_every_ms),
+            restart_long=env_int(env, "BENCH_RESTART_LONG", default.restart_long, minimum=0),
             molecule_log=env.get("BENCH_MOLECULE_LOG", ""),
             run_molecule=env.get("BENCH_RUN_MOLECULE", "1") == "1",
             molecule_scenario=env.get("BENCH_MOLECULE_SCENARIO", default.molecule_scenario),
@@ -156,6 +171,9 @@ def places(cfg: Config, restore_errors: list[str]) -> dict[str, Callable]:
                                         cfg.flower_unit,
                                         cfg.results / f"{cfg.stamp}-layout-converge.log",
                                         restore_errors),
+        CLUSTER: lambda: prepared_cluster(cfg.image, cfg.worker_unit,
+                                          cfg.results / f"{cfg.stamp}-cluster-converge.log",
+                                          restore_errors),
     }
 
 
@@ -192,10 +210,15 @@ def table(cfg: Config, results: dict) -> str:
                         results["figure_errors"])
     if cfg.figures & ALTERNATING:
         text += (f"\n\nMedians over {cfg.pairs} alternating pairs, range in brackets; ratios "
-                 f"are medians of the pairs' ratios. {cfg.tasks} tasks a throughput or "
-                 f"publish run, {cfg.roundtrips} round trips a latency run.")
+                 f"are medians of the pairs' ratios.")
+        if cfg.figures & COUNTED:
+            text += (f" {cfg.tasks} tasks a throughput or publish run, {cfg.roundtrips} "
+                     "round trips a latency run.")
         if "5b" in cfg.figures:
             text += f" {cfg.tasks_10ms} tasks of 10 ms a run of 5b."
+        if "8" in cfg.figures:
+            text += (f" Figure 8: a task every {cfg.restart_every_ms} ms, "
+                     f"{cfg.restart_long} tasks of 30 s running as the restart begins.")
         if cfg.pairs < 3:
             text += "\nFewer than 3 pairs: a quick run to try the suite, not a result."
     return text
@@ -224,7 +247,7 @@ def main(argv: list[str]) -> int:
     if argv == ["--needs-demo"]:  # for run.sh: converge the demo only when it is used
         return 0 if DEMO in places_needed(cfg.figures) else 1
     # `kill` and Ctrl-C both end in the `finally` of prepared_demo(), which puts the
-    # demo back, and of prepared_layout(), which removes the three hosts.
+    # demo back, and of prepared_layout() and prepared_cluster(), which remove their hosts.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     return run(cfg)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -48,6 +49,8 @@ class Demo:
     broker_host: Host | None = None
     # What else the results file should say about where this ran.
     about: dict = field(default_factory=dict)
+    # The inventory of hosts the bench made itself (layout.py), for playbooks run on them.
+    inventory: Path | None = None
 
     def __post_init__(self):
         self.flower_host = self.flower_host or self.host
@@ -58,26 +61,33 @@ class Demo:
         """Run driver.py as the app's user with its settings, on the worker's host unless
         `host` is given (the app is deployed alike wherever it runs); `env`
         (NAME=value) overrides the settings (through env(1), see HandWorker)."""
+        _, command = self.driver_command(args, env, timeout)
+        proc = (host or self.host).run(*command, check=False, timeout=timeout + 60)
+        return driver_answer(args[0], proc.stdout, proc.returncode, proc.stderr)
+
+    def driver_command(self, args: Sequence[str], env: Sequence[str] = (),
+                       timeout: int = 1800) -> tuple[str, list[str]]:
+        """The transient unit that runs driver.py (see driver()), and its command line."""
         spec = self.spec
         self.driver_runs += 1
-        cmd = ["systemd-run", "--quiet", "--wait", "--pipe", "--collect",
-               f"--unit=bench-driver-{os.getpid()}-{self.driver_runs}",
+        unit = f"bench-driver-{os.getpid()}-{self.driver_runs}"
+        cmd = ["systemd-run", "--quiet", "--wait", "--pipe", "--collect", f"--unit={unit}",
                f"--uid={spec.user}", f"--gid={spec.group}",
                "-p", f"RuntimeMaxSec={timeout}",
                "-p", f"Environment=PYTHONPATH={REMOTE_DIR}",
                "-p", "Environment=PYTHONDONTWRITEBYTECODE=1"]
         for env_file in spec.env_files:
             cmd += ["-p", f"EnvironmentFile={env_file}"]
-        command = with_env(env, [spec.python, f"{REMOTE_DIR}/driver.py", *args])
-        proc = (host or self.host).run(*cmd, *command, check=False, timeout=timeout + 60)
-        lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-        if not lines:
-            raise BenchError(f"driver {args[0]} gave no answer (exit {proc.returncode}): "
-                             f"{proc.stderr.strip()[-800:]}")
-        answer = json.loads(lines[-1])
-        if not answer.get("ok"):
-            raise BenchError(f"driver {args[0]}: {answer.get('error')} {answer}")
-        return answer
+        return unit, cmd + with_env(env, [spec.python, f"{REMOTE_DIR}/driver.py", *args])
+
+    def started_driver(self, *args: str, timeout: int = 1800) -> tuple[str, subprocess.Popen]:
+        """driver.py started in the background on the worker's host: its unit (stop it
+        with `systemctl kill`) and the process whose output (standard output and error)
+        is the driver's."""
+        unit, command = self.driver_command(args, timeout=timeout)
+        proc = subprocess.Popen(["docker", "exec", self.host.container, *command],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        return unit, proc
 
     def deployed(self) -> DeployedWorker:
         return DeployedWorker(self.host, self.worker_unit)
@@ -133,9 +143,12 @@ class Demo:
     def describe(self) -> dict:
         """The worker and the versions measured, for the results file."""
         spec = self.spec
+        # Flower is installed only where it runs (figure 8's layout has none).
         versions = self.flower_host.out(
-            spec.python, "-c", "import celery, kombu, flower; print("
-            "celery.__version__, kombu.__version__, flower.__version__)")
+            spec.python, "-c", "import celery, kombu\n"
+            "try:\n    from flower import __version__ as flower\n"
+            "except ImportError:\n    flower = '-'\n"
+            "print(celery.__version__, kombu.__version__, flower)")
         return {
             "worker": {"node": spec.node, "argv": spec.argv, "user": spec.user,
                        "env_files": spec.env_files},
@@ -144,6 +157,18 @@ class Demo:
                                                            check=False)),
             **self.about,
         }
+
+
+def driver_answer(command: str, stdout: str, returncode: int, stderr: str = "") -> dict:
+    """The driver's answer: the last line of its output that is a JSON object."""
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise BenchError(f"driver {command} gave no answer (exit {returncode}): "
+                         f"{stderr.strip()[-800:]}")
+    answer = json.loads(lines[-1])
+    if not answer.get("ok"):
+        raise BenchError(f"driver {command}: {answer.get('error')} {answer}")
+    return answer
 
 
 def flower_healthcheck_url(exec_start: str) -> str:

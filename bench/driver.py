@@ -13,6 +13,12 @@ one sub-command per call; the last line of standard output is one JSON object.
     driver.py http-ready --url URL                   wait until URL answers 200
     driver.py purge                                  drop leftover benchtasks.* messages
     driver.py delete   NAME...                       delete these queues and exchanges
+    driver.py consuming --node celery@HOST           wait until that worker consumes the queue
+    driver.py send     --task NAME --case C --tasks N --seconds S
+                                                     send NAME(C-i, S) for i < N, by name
+    driver.py steady   --task NAME --case C --every E
+                                                     send NAME(C-i, 0) every E seconds until
+                                                     SIGTERM, timing each publish
 
 The queue is the app's default queue: `celery`, or CELERY_TASK_DEFAULT_QUEUE, which
 bench.py sets (with the queue type and publisher confirms) for the figures that compare
@@ -23,7 +29,9 @@ Only the standard library and what the app's virtualenv holds are used.
 
 import argparse
 import json
+import signal
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -260,6 +268,69 @@ def cmd_delete(args) -> int:
     return 0
 
 
+def cmd_consuming(args) -> int:
+    """Wait until `node` answers and consumes the app's queue (after a broker's restart
+    its consumers may still be paused, or not yet back)."""
+    start = time.monotonic()
+    while time.monotonic() - start < args.timeout:
+        queues = app.control.inspect(destination=[args.node], timeout=2.0).active_queues()
+        if any(queue.get("name") == QUEUE for queue in (queues or {}).get(args.node, [])):
+            emit(ok=True, node=args.node, queue=QUEUE,
+                 waited_s=round(time.monotonic() - start, 3))
+            return 0
+        time.sleep(0.5)
+    return fail(f"{args.node} did not consume {QUEUE} within {args.timeout:.0f} s")
+
+
+def cmd_send(args) -> int:
+    """Send the task, by name, as C-0 .. C-(N-1): a task that notes its runs under that
+    token (the bundled app's record_run) tells which ran, and how often."""
+    for i in range(args.tasks):
+        app.send_task(args.task, args=(f"{args.case}-{i}", args.seconds), ignore_result=True)
+    emit(ok=True, case=args.case, tasks=args.tasks, seconds=args.seconds)
+    return 0
+
+
+def cmd_steady(args) -> int:
+    """Publish the task at a fixed rate until SIGTERM, each call timed.
+
+    One task every `every` seconds, as C-0, C-1, ...; a call that took longer than that
+    delays the next one, and the lost time is not made up in a burst. Each publish is
+    recorded as [called, returned, ok], in seconds since `t0` (the epoch, this host's
+    clock, which the controller shares); with publisher confirms a call returns once
+    the broker has the task. A call that raised is recorded with ok 0, its error kept.
+    A line "publishing" says when the first publish is about to be made.
+    """
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=3)  # connected before the clock starts
+        brokers = len(conn.alt) or 1  # the failover list's URLs
+    t0 = time.time()
+    records, errors = [], {}
+    print("publishing", flush=True)
+    next_at = time.monotonic()
+    while not stop.is_set():
+        called = time.time()
+        try:
+            app.send_task(args.task, args=(f"{args.case}-{len(records)}", 0),
+                          ignore_result=True)
+            ok = 1
+        except Exception as error:  # noqa: BLE001 - a failed publish is a figure, not an end
+            ok = 0
+            errors[type(error).__name__] = str(error)[:300]
+        records.append([round(called - t0, 4), round(time.time() - t0, 4), ok])
+        next_at += args.every
+        if next_at - time.monotonic() > 0:
+            stop.wait(next_at - time.monotonic())
+        else:
+            next_at = time.monotonic()
+    emit(ok=True, case=args.case, every=args.every, t0=t0, records=records,
+         errors=errors, confirm_publish=app.conf.broker_transport_options.get(
+             "confirm_publish"), brokers=brokers)
+    return 0
+
+
 def cmd_http_ready(args) -> int:
     start = time.monotonic()
     last_error = ""
@@ -310,6 +381,24 @@ def main(argv=None) -> int:
     delete = commands.add_parser("delete")
     delete.add_argument("names", nargs="+")
     delete.set_defaults(run=cmd_delete)
+
+    consuming = commands.add_parser("consuming")
+    consuming.add_argument("--node", required=True)
+    consuming.add_argument("--timeout", type=float, default=120.0)
+    consuming.set_defaults(run=cmd_consuming)
+
+    send = commands.add_parser("send")
+    send.add_argument("--task", required=True)
+    send.add_argument("--case", required=True)
+    send.add_argument("--tasks", type=int, required=True)
+    send.add_argument("--seconds", type=float, default=0.0)
+    send.set_defaults(run=cmd_send)
+
+    steady = commands.add_parser("steady")
+    steady.add_argument("--task", required=True)
+    steady.add_argument("--case", required=True)
+    steady.add_argument("--every", type=float, default=0.05)
+    steady.set_defaults(run=cmd_steady)
 
     http_ready = commands.add_parser("http-ready")
     http_ready.add_argument("--url", required=True)

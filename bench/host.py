@@ -91,12 +91,20 @@ def run_site(inventory: Path, log: Path, env: dict[str, str] | None = None,
              timeout: float = 3600) -> tuple[int, float]:
     """`ansible-playbook -i INVENTORY site.yml` of this checkout with the controller's
     virtualenv, its output into `log`; its exit code and wall time in seconds."""
+    return run_playbook(inventory, log, "site.yml", env=env, timeout=timeout)
+
+
+def run_playbook(inventory: Path, log: Path, playbook: str, args: Sequence[str] = (),
+                 env: dict[str, str] | None = None,
+                 timeout: float = 3600) -> tuple[int, float]:
+    """`ansible-playbook -i INVENTORY PLAYBOOK ARGS...` (a path in this checkout), as
+    run_site()."""
     run_env = dict(os.environ, PATH=f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}",
                    ANSIBLE_NOCOLOR="1", **(env or {}))
     command = shutil.which("ansible-playbook", path=run_env["PATH"]) or "ansible-playbook"
     start = time.monotonic()
     with open(log, "w", encoding="utf-8") as out:
-        proc = subprocess.Popen([command, "-i", str(inventory), "site.yml"], cwd=ROOT,
+        proc = subprocess.Popen([command, "-i", str(inventory), playbook, *args], cwd=ROOT,
                                 env=run_env, stdout=out, stderr=subprocess.STDOUT)
         try:
             proc.wait(timeout=timeout)

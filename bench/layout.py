@@ -1,5 +1,6 @@
-"""Three hosts of the bench's own, a broker, a worker and a monitor, converged with the
-real site.yml: what figure 5 is measured on.
+"""Hosts of the bench's own, converged with the real site.yml: a broker, a worker and a
+monitor, what figure 5 is measured on (MONITORING), and three clustered brokers and a
+worker, what figure 8 is measured on (CLUSTER). A Shape says which parts a layout has.
 
 On the demo container Flower ran beside the worker, on the same cores, so what it
 spends consuming events counted as a cost of monitoring to the worker. Here it runs on a
@@ -23,7 +24,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -32,21 +33,52 @@ from demo import Demo, flower_healthcheck_url, install_bench
 from host import BenchError, Host, read_worker_spec, run_site, say, start_container
 
 LABEL = "celery-stack.bench-layout"
-# Each part of the layout and the inventory group it is in.
+# Each part of figure 5's layout and the inventory group it is in.
 PARTS = {"broker": "rabbitmq", "worker": "celery_workers", "monitor": "flower"}
+# Where the bundled app's record_run notes each start and finish on a worker host (its
+# unit's StateDirectory, writable under ProtectSystem=strict): figure 8's ledger.
+RECORD_DIR = "/var/lib/celery-worker"
 # The names the inventory gives the app's broker account and Flower's API account.
 BROKER_USER = BROKER_VHOST = "bench"
 MONITOR_USER = "flower_monitor"
 
 
 @dataclass(frozen=True)
+class Shape:
+    """What a layout is made of: each part (a host) and its inventory group, and the
+    variables of a group that only this layout needs, over the common ones."""
+    parts: dict[str, str]
+    group_vars: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def groups(self) -> dict[str, list[str]]:
+        """Each group and its parts, in the order of the parts."""
+        found: dict[str, list[str]] = {}
+        for part, group in self.parts.items():
+            found.setdefault(group, []).append(part)
+        return found
+
+
+# Figure 5: Flower on a host of its own, beside one broker and one worker.
+MONITORING = Shape(PARTS)
+# Figure 8: a cluster of three brokers (the rabbitmq role clusters every host of its
+# group) and one worker, whose tasks note their runs for the ledger. No Flower: the site
+# does not need one.
+CLUSTER = Shape(
+    {"broker1": "rabbitmq", "broker2": "rabbitmq", "broker3": "rabbitmq",
+     "worker": "celery_workers"},
+    {"celery_workers": {"celery_app_environment": {"TEST_CELERY_RECORD_DIR": RECORD_DIR}}})
+
+
+@dataclass(frozen=True)
 class Names:
     """The layout's names, all from one id: `bench-<id>` and `bench-<id>-<part>`."""
     run_id: str
+    parts: tuple[str, ...] = tuple(PARTS)
 
     @classmethod
-    def fresh(cls) -> Names:
-        return cls(uuid.uuid4().hex[:8])
+    def fresh(cls, parts: tuple[str, ...] = tuple(PARTS)) -> Names:
+        return cls(uuid.uuid4().hex[:8], parts)
 
     @property
     def network(self) -> str:
@@ -57,7 +89,7 @@ class Names:
 
     @property
     def hosts(self) -> dict[str, str]:
-        return {part: self.host(part) for part in PARTS}
+        return {part: self.host(part) for part in self.parts}
 
 
 def parse_cpus(text: str) -> set[int]:
@@ -75,13 +107,14 @@ def parse_cpus(text: str) -> set[int]:
     return cpus
 
 
-def cpusets(machine_cpus: int, monitor_cpus: str) -> dict[str, str | None]:
-    """Each part's --cpuset-cpus: the monitor those given, the broker and the worker the
-    rest of the machine's; None everywhere (no pinning) for an empty setting or a machine
-    of one CPU, where there is nothing to split."""
+def cpusets(machine_cpus: int, monitor_cpus: str,
+            parts: tuple[str, ...] = tuple(PARTS)) -> dict[str, str | None]:
+    """Each part's --cpuset-cpus: the monitor those given, the other parts the rest of
+    the machine's; None everywhere (no pinning) for an empty setting, a machine of one
+    CPU, where there is nothing to split, or a layout without a monitor."""
     monitor = parse_cpus(monitor_cpus)
-    if not monitor or machine_cpus < 2:
-        return dict.fromkeys(PARTS)
+    if not monitor or machine_cpus < 2 or "monitor" not in parts:
+        return dict.fromkeys(parts)
     every = set(range(machine_cpus))
     if not monitor <= every:
         raise BenchError(f"BENCH_MONITOR_CPUS={monitor_cpus}: this machine has CPUs "
@@ -93,18 +126,20 @@ def cpusets(machine_cpus: int, monitor_cpus: str) -> dict[str, str | None]:
 
     def listed(cpus: set[int]) -> str:
         return ",".join(str(cpu) for cpu in sorted(cpus))
-    return {"broker": listed(rest), "worker": listed(rest), "monitor": listed(monitor)}
+    return {part: listed(monitor if part == "monitor" else rest) for part in parts}
 
 
-def inventory(names: Names, secret: dict[str, str]) -> dict[str, dict]:
+def inventory(names: Names, secret: dict[str, str],
+              shape: Shape = MONITORING) -> dict[str, dict]:
     """The generated inventory, file by file: each part in its group, plain AMQP on the
     network of the layout's own, the variables a valid inventory needs (as the
-    integration tests' base_vars), and the demo's worker settings (concurrency 2, log
-    level info) so that the figure compares with the demo's others."""
-    broker = names.host("broker")
-    hosts = {"all": {"children": {group: {"hosts": {names.host(part): None}}
-                                  for part, group in PARTS.items()}}}
-    return {
+    integration tests' base_vars), the demo's worker settings (concurrency 2, log level
+    info) so that the figures compare with the demo's others, Flower's when the layout
+    has a monitor, and the shape's own."""
+    groups = shape.groups
+    hosts = {"all": {"children": {group: {"hosts": {names.host(part): None for part in parts}}
+                                  for group, parts in groups.items()}}}
+    files = {
         "hosts.yml": hosts,
         "group_vars/all.yml": {
             "ansible_connection": "community.docker.docker",
@@ -121,15 +156,34 @@ def inventory(names: Names, secret: dict[str, str]) -> dict[str, dict]:
             # reads queue lengths from, on the broker's address on the layout's network
             # (the only one the container has), not on loopback.
             "rabbitmq_management_address": "{{ ansible_facts['default_ipv4']['address'] }}",
+        },
+        "group_vars/celery_workers.yml": {
+            "celery_worker_concurrency": 2,
+            "celery_worker_loglevel": "info",
+        },
+    }
+    if "flower" in groups:
+        merge(files, monitor_vars(names.host(groups["rabbitmq"][0]), secret))
+    merge(files, {f"group_vars/{group}.yml": variables
+                  for group, variables in shape.group_vars.items()})
+    return files
+
+
+def merge(files: dict[str, dict], more: dict[str, dict]) -> None:
+    """Add the variables of `more` to those of the same file in `files`."""
+    for name, variables in more.items():
+        files[name] = {**files.get(name, {}), **variables}
+
+
+def monitor_vars(broker: str, secret: dict[str, str]) -> dict[str, dict]:
+    """Flower's settings, and its read-only account on the broker for queue lengths."""
+    return {
+        "group_vars/rabbitmq.yml": {
             "rabbitmq_users": [{
                 "name": MONITOR_USER, "password": secret["monitor"], "tags": ["monitoring"],
                 "permissions": [{"vhost": BROKER_VHOST, "configure": "^$", "write": "^$",
                                  "read": "^$"}],
             }],
-        },
-        "group_vars/celery_workers.yml": {
-            "celery_worker_concurrency": 2,
-            "celery_worker_loglevel": "info",
         },
         "group_vars/flower.yml": {
             "flower_basic_auth": [{"username": "admin", "password": secret["flower"]}],
@@ -161,14 +215,15 @@ def machine_cpus() -> int:
 
 
 @contextmanager
-def three_hosts(image: str, monitor_cpus: str, log: Path,
-                teardown_errors: list[str]) -> Iterator[tuple[Names, dict]]:
-    """Network and containers of a fresh id, converged with site.yml; removed on the way
-    out. Yields the names and what the results file should say about them."""
-    names = Names.fresh()
+def made_hosts(shape: Shape, image: str, monitor_cpus: str, log: Path,
+               teardown_errors: list[str]) -> Iterator[tuple[Names, dict, Path]]:
+    """The shape's network and containers, of a fresh id, converged with site.yml;
+    removed on the way out. Yields the names, what the results file should say about
+    them, and the generated inventory (for further playbooks; removed with the hosts)."""
+    names = Names.fresh(tuple(shape.parts))
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-{names.run_id}-"))
     try:
-        cpus = cpusets(machine_cpus(), monitor_cpus)
+        cpus = cpusets(machine_cpus(), monitor_cpus, names.parts)
         say(f"layout: network {names.network}, hosts " + ", ".join(
             f"{name} ({part}, CPUs {cpus[part] or 'all'})"
             for part, name in names.hosts.items()))
@@ -183,15 +238,15 @@ def three_hosts(image: str, monitor_cpus: str, log: Path,
                             "--label", f"{LABEL}={names.run_id}", *pinned)
         secret = {key: secrets.token_hex(16)
                   for key in ("broker", "cookie", "monitor", "flower")}
-        hosts_file = write_inventory(workdir / "inventory", inventory(names, secret))
-        say(f"layout: ansible-playbook site.yml on the three hosts (log: {log})")
+        hosts_file = write_inventory(workdir / "inventory", inventory(names, secret, shape))
+        say(f"layout: ansible-playbook site.yml on the {len(names.parts)} hosts (log: {log})")
         returncode, seconds = run_site(hosts_file, log)
         if returncode != 0:
             raise BenchError(f"converging the layout failed (exit {returncode}), see {log}")
         say(f"layout: converged in {seconds:.0f} s")
         yield names, {"network": names.network, "hosts": names.hosts, "cpus": cpus,
                       "image": image, "converge_seconds": round(seconds, 1),
-                      "converge_log": str(log)}
+                      "converge_log": str(log)}, hosts_file
     finally:
         with interrupts_held():
             remove(names, teardown_errors)
@@ -235,7 +290,8 @@ def prepared_layout(image: str, monitor_cpus: str, worker_unit: str, flower_unit
     """The three hosts converged, the bench's tasks loaded in the worker's unit, the
     driver on the worker and monitor hosts, the worker and Flower stopped (every run
     starts its own); everything removed on the way out."""
-    with three_hosts(image, monitor_cpus, log, teardown_errors) as (names, about):
+    with made_hosts(MONITORING, image, monitor_cpus, log, teardown_errors) as (
+            names, about, _):
         worker, monitor = Host(names.host("worker")), Host(names.host("monitor"))
         for host, unit in ((worker, worker_unit), (monitor, flower_unit)):
             if not host.exists(unit):
@@ -249,6 +305,28 @@ def prepared_layout(image: str, monitor_cpus: str, worker_unit: str, flower_unit
                     flower_url=flower_healthcheck_url(monitor.show(flower_unit, "ExecStart")),
                     flower_state_dir=f"/var/lib/{state}", flower_host=monitor,
                     broker_host=Host(names.host("broker")), about=about)
+        demo.spec = read_worker_spec(worker, worker_unit)
+        say(f"worker {demo.spec.node}: {' '.join(demo.spec.argv[1:])}")
+        yield demo
+
+
+@contextmanager
+def prepared_cluster(image: str, worker_unit: str, log: Path,
+                     teardown_errors: list[str]) -> Iterator[Demo]:
+    """Three clustered brokers and a worker, converged; the driver on the worker host, and
+    the deployed worker left running, as deployed (figure 8 restarts the brokers under
+    it); everything removed on the way out. The Demo's broker is the first broker, and it
+    carries the inventory, for playbooks/rabbitmq-restart.yml."""
+    with made_hosts(CLUSTER, image, "", log, teardown_errors) as (names, about, hosts_file):
+        worker = Host(names.host("worker"))
+        if not worker.exists(worker_unit):
+            raise BenchError(f"{worker_unit}.service is not installed in {worker.container}")
+        install_bench(worker)
+        brokers = [names.host(part) for part, group in CLUSTER.parts.items()
+                   if group == "rabbitmq"]
+        demo = Demo(worker, worker_unit, flower_unit="", flower_url="", flower_state_dir="",
+                    broker_host=Host(brokers[0]), about={**about, "brokers": brokers},
+                    inventory=hosts_file)
         demo.spec = read_worker_spec(worker, worker_unit)
         say(f"worker {demo.spec.node}: {' '.join(demo.spec.argv[1:])}")
         yield demo

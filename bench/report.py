@@ -98,6 +98,16 @@ def ms(s: dict) -> str:
     return _spread(s, ".2f")
 
 
+def fixed(s: dict, places: int = 1) -> str:
+    """'41.2 (39.8-44.0)' with places=1"""
+    return _spread(s, f".{places}f")
+
+
+def count(s: dict) -> str:
+    """'0 (0-2)'"""
+    return _spread(s, ",.0f")
+
+
 def ratio(s: dict) -> str:
     # Three decimals: a ratio of 0.946 must not read as the 0.95 it misses.
     return _spread(s, ".3f")

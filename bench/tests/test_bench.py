@@ -26,10 +26,20 @@ def test_settings_from_the_environment():
 
 def test_every_figure_is_measured_and_in_the_table():
     served = set().union(*(m.serves for m in bench.MEASUREMENTS))
-    assert served == bench.Config().figures
+    # Figure 8 runs only when named (BENCH_FIGURES=8): it takes a cluster and its time.
+    assert served == bench.Config().figures | {"8"}
     assert {figure.selected_by for figure in bench.TABLE} == served
     assert [figure.number for figure in bench.TABLE] == ["1", "1b", "2", "3", "4", "5", "5b",
-                                                         "6", "7"]
+                                                         "6", "7", "8"]
+
+
+def test_figure_8_needs_no_demo_and_has_its_settings(monkeypatch):
+    assert bench.places_needed({"8"}) == {"cluster"}
+    monkeypatch.setenv("BENCH_FIGURES", "8")
+    assert bench.main(["--needs-demo"]) == 1
+    cfg = bench.Config.from_env({"BENCH_RESTART_EVERY_MS": "100", "BENCH_RESTART_LONG": "0"})
+    assert (cfg.restart_every_ms, cfg.restart_long) == (100, 0)
+    assert (bench.Config().restart_every_ms, bench.Config().restart_long) == (50, 2)
 
 
 def test_figure_5_needs_no_demo():

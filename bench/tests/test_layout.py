@@ -1,5 +1,5 @@
-"""Figure 5's three hosts: their names, CPUs and inventory, and their removal whatever
-happens, against a fake docker (no container is started)."""
+"""Figure 5's three hosts and figure 8's cluster: their names, CPUs and inventory, and
+their removal whatever happens, against a fake docker (no container is started)."""
 
 import subprocess
 import sys
@@ -83,6 +83,29 @@ def test_the_inventory_files_are_yaml_readable_by_their_owner_only(tmp_path):
         assert (tmp_path / name).stat().st_mode & 0o077 == 0
 
 
+def test_the_cluster_has_three_brokers_in_one_group_and_a_worker_that_notes_its_runs():
+    names = layout.Names("1234abcd", tuple(layout.CLUSTER.parts))
+    assert list(names.hosts.values()) == [f"bench-1234abcd-{part}" for part in
+                                          ("broker1", "broker2", "broker3", "worker")]
+    files = layout.inventory(names, SECRET, layout.CLUSTER)
+    groups = files["hosts.yml"]["all"]["children"]
+    assert {group: list(entry["hosts"]) for group, entry in groups.items()} == {
+        "rabbitmq": [f"bench-1234abcd-broker{n}" for n in (1, 2, 3)],
+        "celery_workers": ["bench-1234abcd-worker"]}
+    # one cookie for the three nodes; no Flower and no account of its own
+    assert files["group_vars/rabbitmq.yml"]["rabbitmq_erlang_cookie"] == SECRET["cookie"]
+    assert "rabbitmq_users" not in files["group_vars/rabbitmq.yml"]
+    assert "group_vars/flower.yml" not in files
+    workers = files["group_vars/celery_workers.yml"]
+    assert workers["celery_worker_concurrency"] == 2
+    assert workers["celery_app_environment"] == {"TEST_CELERY_RECORD_DIR": layout.RECORD_DIR}
+
+
+def test_a_layout_without_a_monitor_is_not_pinned():
+    parts = tuple(layout.CLUSTER.parts)
+    assert layout.cpusets(2, "0", parts) == dict.fromkeys(parts)
+
+
 class FakeDocker:
     """Answers `docker ...` as layout calls it and records every call."""
 
@@ -120,13 +143,14 @@ def removed(docker: FakeDocker) -> list[tuple[str, ...]]:
 def test_the_hosts_are_made_on_their_network_and_removed_after(fake):
     docker, started, workdir = fake
     errors = []
-    with layout.three_hosts("img:12", "0", Path("log"), errors) as (names, about):
+    with layout.made_hosts(layout.MONITORING, "img:12", "0", Path("log"), errors) as (
+            names, about, hosts_file):
         assert [name for name, _ in started] == list(names.hosts.values())
         for name, options in started:
             assert options[:2] == ("--network", names.network)
         assert dict((n, o[o.index("--cpuset-cpus") + 1]) for n, o in started) == {
             names.host("broker"): "1", names.host("worker"): "1", names.host("monitor"): "0"}
-        assert (workdir / "inventory" / "hosts.yml").exists()
+        assert hosts_file == workdir / "inventory" / "hosts.yml" and hosts_file.exists()
         assert about["converge_seconds"] == 12.0 and about["cpus"]["monitor"] == "0"
         assert removed(docker) == []
     assert removed(docker) == [("rm", "-f", name) for name in names.hosts.values()] + [
@@ -142,7 +166,7 @@ def test_ctrl_c_while_converging_still_removes_everything(fake, monkeypatch):
 
     monkeypatch.setattr(layout, "run_site", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        with layout.three_hosts("img:12", "0", Path("log"), []):
+        with layout.made_hosts(layout.MONITORING, "img:12", "0", Path("log"), []):
             pytest.fail("the layout is never handed out")
     created = [c for c in docker.calls if c[:2] == ("network", "create")]
     network = created[0][-1]
@@ -155,7 +179,7 @@ def test_a_failed_converge_is_an_error_and_still_removes_everything(fake, monkey
     docker, _, _ = fake
     monkeypatch.setattr(layout, "run_site", lambda inventory, log: (2, 30.0))
     with pytest.raises(host.BenchError, match="converging the layout failed"):
-        with layout.three_hosts("img:12", "0", Path("log"), []):
+        with layout.made_hosts(layout.MONITORING, "img:12", "0", Path("log"), []):
             pass
     assert len(removed(docker)) == 4
 
@@ -189,3 +213,14 @@ def test_an_interrupted_converge_lets_ansible_playbook_stop_by_itself(monkeypatc
     with pytest.raises(subprocess.TimeoutExpired):
         host.run_site(tmp_path / "hosts.yml", tmp_path / "log", timeout=1)
     assert (tmp_path / "ansible-playbook.seen").read_text() == "interrupted\n"
+
+
+def test_the_cluster_is_made_of_its_four_hosts_and_removed_after(fake):
+    docker, started, workdir = fake
+    with layout.made_hosts(layout.CLUSTER, "img:12", "0", Path("log"), []) as (
+            names, about, hosts_file):
+        assert [name for name, _ in started] == list(names.hosts.values())
+        assert all("--cpuset-cpus" not in options for _, options in started)
+        hosts = yaml.safe_load(hosts_file.read_text())["all"]["children"]
+        assert len(hosts["rabbitmq"]["hosts"]) == 3
+    assert [c[-1] for c in removed(docker)] == [*names.hosts.values(), names.network]
