@@ -237,6 +237,14 @@ def test_a_setup_py_tree_deploys_again_without_a_change(stack):
     assert recap(again, stack.name)["changed"] == 0, again.stdout.split("PLAY RECAP")[-1]
 
 
+def test_the_certificates_are_made_and_installed_once_per_run(stack):
+    # site.yml brings the pki role into the broker's, the worker's, beat's and Flower's
+    # plays; the CA, this host's certificate and the monitoring copy are done in the first.
+    for task in ("pki : Create the CA's private key", "pki : Create this host's private key",
+                 "pki : Copy the CA certificate, this host's certificate and its key"):
+        assert stack.first.stdout.count(f"TASK [{task}]") == 1, task
+
+
 def test_its_task_queue_is_a_quorum_queue_on_a_topic_exchange(stack):
     queues = stack.sh(f"rabbitmqctl -q list_queues -p {VHOST} name type --formatter json")
     assert {"name": "celery", "type": "quorum"} in json.loads(queues)
