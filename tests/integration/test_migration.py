@@ -1,7 +1,8 @@
 """A deployment from before quorum queues, moved to them as an operator would: the roles
 of commit e3a0ec2 (classic queue, Celery's direct exchange) converge a host; 20 tasks wait
-in the queue with the worker stopped, 10 of them with a countdown; the current roles'
-playbooks/migrate-queues.yml moves the queue and converges the stack. Every task must run
+in the queue with the worker stopped (10 sent before a --check run of the current roles'
+playbooks/migrate-queues.yml, which must move nothing, 10 with a countdown after it); the
+playbook then moves the queue and converges the stack. Every task must run
 once, no countdown task before its time, the queue must be a quorum queue under the
 delivery limit, and the next site.yml must change nothing.
 
@@ -28,16 +29,19 @@ OLD_GROUPS = ["rabbitmq", "celery_workers", "flower"]
 PASSWORD = secrets.token_hex(16)
 # Long enough for the move and the converge to start the worker before the first is due
 # (test_the_worker_was_back_before_the_countdowns_were_due says so): about 80 s here
-# alone, 200 s beside the three other lanes of make test. Lane 4 waits it out beside them.
-COUNTDOWN = 600
+# alone, about 270 s beside the other lanes of make test; the tasks with a countdown are
+# sent after the --check run, so it does not count. Lane 4 waits it out beside them.
+COUNTDOWN = 500
 RUNS = "/var/lib/celery-worker/runs.log"
 ENVIRONMENT = {"TEST_CELERY_RECORD_DIR": "/var/lib/celery-worker"}
+# Ten plain tasks (argv[1] "0"), or ten with the countdown (argv[1] "10").
 SEND = f"""
 import json, sys, time
 from test_celery.celery import app
 etas = {{}}
-for i in range(20):
-    countdown = {COUNTDOWN} if i >= 10 else None
+first = int(sys.argv[1])
+for i in range(first, first + 10):
+    countdown = {COUNTDOWN} if first else None
     app.send_task("test_celery.tasks.record_run", args=(f"moved-{{i}}", 0), countdown=countdown)
     if countdown:
         etas[f"moved-{{i}}"] = time.time() + countdown
@@ -86,10 +90,10 @@ def sh(host: str, script: str, check=True) -> str:
     return docker("exec", host, "sh", "-c", script, check=check).stdout
 
 
-def old_app_python(host: str, script: str) -> str:
+def old_app_python(host: str, script: str, *args: str) -> str:
     result = docker("exec", "-i", host, "systemd-run", "--quiet", "--wait", "--pipe", "--collect",
                     "--uid=celery", "--gid=celery", "--property=EnvironmentFile=/etc/test_celery/celery.env",
-                    "/opt/test_celery/venv/bin/python", "-", input=script, check=False)
+                    "/opt/test_celery/venv/bin/python", "-", *args, input=script, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout.strip()
 
@@ -114,12 +118,14 @@ def moved(tmp_path_factory):
                                   capture_output=True, text=True, timeout=1200)
         assert converge.returncode == 0, converge.stdout[-3000:] + converge.stderr[-2000:]
         sh(host, "systemctl stop celery-worker")
-        etas = json.loads(old_app_python(host, SEND))
-        queued = sh(host, "rabbitmqctl -q list_queues -p doky_host name type messages")
+        old_app_python(host, SEND, "0")
         write_inventory(inventory, host, new_vars(), OLD_GROUPS)
         checked = run_playbook(inventory, "playbooks/migrate-queues.yml", "--check", "--diff")
         after_check = sh(host, "rabbitmqctl -q list_queues -p doky_host name type messages; "
                                "systemctl is-active celery-worker || true")
+        # The countdowns start now: only the move itself must fit inside them.
+        etas = json.loads(old_app_python(host, SEND, "10"))
+        queued = sh(host, "rabbitmqctl -q list_queues -p doky_host name type messages")
         migrate = run_playbook(inventory, "playbooks/migrate-queues.yml")
         migrated_at = time.time()
         after = queues(host)
@@ -141,8 +147,8 @@ def test_a_check_run_says_what_would_move_and_moves_nothing(moved):
     # (the output's YAML folds long lines)
     assert "queue 'celery' on vhost 'doky_host' is a classic queue, but the app declares it quorum" \
         in " ".join(moved.checked.stdout.split()), moved.checked.stdout[-4000:]
-    # the tasks still in the classic queue, the worker still stopped
-    assert any(line.split() == ["celery", "classic", "20"] for line in moved.after_check.splitlines()), \
+    # the ten tasks sent before it still in the classic queue, the worker still stopped
+    assert any(line.split() == ["celery", "classic", "10"] for line in moved.after_check.splitlines()), \
         moved.after_check
     assert moved.after_check.splitlines()[-1] == "inactive", moved.after_check
 
