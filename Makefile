@@ -41,7 +41,7 @@ docs: venv ## the role READMEs' variable tables, from the argument specs (make u
 collection: venv ## the roles as the collection celery_stack.deploy, in build/collection/
 	$(BIN)/ansible-galaxy collection build --output-path build/collection --force
 
-# INTEGRATION: which of the suite's files (scripts/test.sh runs them in three lanes).
+# INTEGRATION: which of the suite's files (scripts/test.sh spreads them over its lanes).
 INTEGRATION ?= tests/integration --ignore=tests/integration/test_collection.py
 
 integration: venv images ## fresh containers: bad inputs end to end, check mode, secrets, listeners, releases, an own app
