@@ -1,17 +1,16 @@
 #!/usr/bin/env bash
-# make test: lint and unit first (side by side), then the container stages in five lanes
+# make test: lint and unit first (side by side), then the container stages in three lanes
 # side by side.
 # Those stages spend much of their time waiting (apt and pip inside containers, Erlang
-# starting, deploy gates, tasks that sleep), so several lanes on two cores finish well
-# before one would; the machine is then busy throughout, so the lanes are cut to end
-# together (times of one run: the README's test table):
+# starting, deploy gates, tasks that sleep), so four lanes on two cores finish well
+# before one would. Each lane holds about a quarter of the work (times of one run: the
+# README's test table):
 #   1. Molecule cluster, then the collection's converge;
-#   2. Molecule default (with its fault cases);
-#   3. the releases;
+#   2. Molecule default (with its fault cases), then the host lifecycle tests;
+#   3. the releases and the bad inputs;
 #   4. the move of an old deployment's queues (tests/integration/test_migration.py), then
 #      the own app's integration tests: both mostly waiting (countdowns, the broker's
-#      consumer_timeout);
-#   5. the host lifecycle tests, then the bad inputs: the shortest lane.
+#      consumer_timeout).
 # TEST_LANES=1 runs everything in one lane.
 #
 # Every stage runs even when an earlier one failed, so one run shows all problems. Each
@@ -51,20 +50,16 @@ lane1() {
 
 lane2() {
   stage "molecule default" make --no-print-directory molecule-scenario SCENARIO=default
+  integration lifecycle tests/integration/test_lifecycle.py
 }
 
 lane3() {
-  integration releases tests/integration/test_releases.py
+  integration releases tests/integration/test_releases.py tests/integration/test_bad_input.py
 }
 
 lane4() {
   integration migration tests/integration/test_migration.py
   integration own-app tests/integration/test_own_app.py
-}
-
-lane5() {
-  integration lifecycle tests/integration/test_lifecycle.py
-  integration bad-input tests/integration/test_bad_input.py
 }
 
 # Every scenario and every integration file has a lane: a new one must be added above.
@@ -83,19 +78,17 @@ stage browser make --no-print-directory browser &
 stage lint make --no-print-directory lint & lint=$!
 stage unit make --no-print-directory unit
 wait "$lint"
-if [ "${TEST_LANES:-5}" -ge 2 ]; then
+if [ "${TEST_LANES:-3}" -ge 2 ]; then
   lane1 & one=$!
   lane2 & two=$!
   lane4 & four=$!
-  lane5 & five=$!
   lane3
-  wait "$one" "$two" "$four" "$five"
+  wait "$one" "$two" "$four"
 else
   lane1
   lane2
   lane3
   lane4
-  lane5
 fi
 wait  # the browser's install
 
