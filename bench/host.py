@@ -4,6 +4,7 @@ exec`, and the workers run in them."""
 from __future__ import annotations
 
 import os
+import resource
 import shlex
 import shutil
 import signal
@@ -85,6 +86,50 @@ def start_container(name: str, image: str, *options: str, boot_timeout: float = 
     except systemd_host.BootError as error:
         raise BenchError(str(error)) from error
     return Host(name)
+
+
+# Where the container engine keeps a container's CPU time: cgroup v1 (cpuacct, in ns) under
+# the cgroupfs or the systemd driver, or cgroup v2 (cpu.stat, usage_usec).
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+_CGROUP_FILES = (
+    ("cpuacct/docker/{id}/cpuacct.usage", 1e-9),
+    ("cpu,cpuacct/docker/{id}/cpuacct.usage", 1e-9),
+    ("cpuacct/system.slice/docker-{id}.scope/cpuacct.usage", 1e-9),
+    ("system.slice/docker-{id}.scope/cpu.stat", 1e-6),
+    ("docker/{id}/cpu.stat", 1e-6),
+)
+
+
+def cgroup_cpu_seconds(container_id: str, root: Path = CGROUP_ROOT) -> float | None:
+    """CPU seconds every process of the container has used since it started (the
+    engine's cgroup of it), or None where this machine does not show them."""
+    for pattern, scale in _CGROUP_FILES:
+        path = root / pattern.format(id=container_id)
+        try:
+            text = path.read_text()
+        except OSError:
+            continue
+        if path.name == "cpu.stat":
+            fields = dict(line.split() for line in text.splitlines() if len(line.split()) == 2)
+            if "usage_usec" not in fields:
+                continue
+            return int(fields["usage_usec"]) * scale
+        return int(text.strip()) * scale
+    return None
+
+
+def container_cpu_seconds(name: str) -> float | None:
+    """cgroup_cpu_seconds() of the container called `name`."""
+    found = subprocess.run(["docker", "inspect", "--format", "{{.Id}}", name], capture_output=True, text=True)
+    return cgroup_cpu_seconds(found.stdout.strip()) if found.returncode == 0 and found.stdout.strip() else None
+
+
+def children_cpu_seconds() -> float:
+    """User and system CPU seconds of the ended child processes of this one (and of theirs):
+    around an ansible-playbook run, what the controller spent (its forks and the docker
+    exec commands of its tasks included)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_site(inventory: Path, log: Path, env: dict[str, str] | None = None,

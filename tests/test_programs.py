@@ -91,6 +91,28 @@ def test_the_worker_gate_names_the_node_and_the_error_when_the_broker_is_away(tm
     assert account.split(":")[1] not in result.stdout + result.stderr
 
 
+def test_the_worker_gate_asks_every_node_of_the_host_in_one_process_and_names_their_units(tmp_path):
+    host = socket.gethostname()
+    result = run(WORKER_GATE, "gateapp.app", "celery-worker=celery@%h", "celery-worker@reports=reports@%h",
+                 cwd=app_dir(tmp_path, "memory://"))
+    assert result.returncode == 1
+    assert result.stdout.strip().splitlines() == [
+        f"celery-worker.service: celery@{host}: no answer to ping",
+        f"celery-worker@reports.service: reports@{host}: no answer to ping",
+    ]
+
+
+def test_the_worker_gate_names_each_unit_with_the_brokers_error(tmp_path):
+    broker, account = away_broker()
+    result = run(WORKER_GATE, "gateapp.app", "celery-worker=celery@w1", "celery-worker@bulk=bulk@w1",
+                 cwd=app_dir(tmp_path, broker))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()[-2:]
+    assert lines[0].startswith("celery-worker.service: celery@w1: OperationalError: "), result.stderr
+    assert lines[1].startswith("celery-worker@bulk.service: bulk@w1: OperationalError: "), result.stderr
+    assert account.split(":")[1] not in result.stdout + result.stderr
+
+
 def test_the_worker_gate_fails_on_an_app_it_cannot_load(tmp_path):
     result = run(WORKER_GATE, "nosuchapp.app", "celery@%h", cwd=tmp_path)
     assert result.returncode != 0

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 import report
-from host import ROOT, BenchError, run_site, say, start_container
+from host import ROOT, BenchError, children_cpu_seconds, container_cpu_seconds, run_site, say, start_container
 
 CALLBACKS = ROOT / "bench" / "callback_plugins"
 CONTAINER = "bench-converge"
@@ -26,7 +26,8 @@ def measure(cfg) -> dict[str, dict]:
         for label in ("cold", "second"):
             runs[label] = playbook(inventory, label, workdir, cfg)
             say(f"  {label:6s} run {runs[label]['seconds']:7.1f} s, "
-                f"changed={runs[label]['changed']}")
+                f"changed={runs[label]['changed']}, CPU: controller {cpu(runs[label]['cpu_controller'])}, "
+                f"host {cpu(runs[label]['cpu_host'])}")
     finally:
         remove_container()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -53,16 +54,25 @@ def playbook(inventory: Path, label: str, workdir: Path, cfg) -> dict:
     """One site.yml run, timed; the callback bench_timer records every task's time."""
     timer = workdir / f"timer-{label}.json"
     log = cfg.results / f"{cfg.stamp}-converge-{label}.log"
+    # CPU as well as wall time: where several converges share a machine (make test's lanes),
+    # the CPU they need is what sets their pace, and the host side (a Python process per
+    # module a task runs there) is about as large as the controller's.
+    host = container_cpu_seconds(CONTAINER)
+    controller = children_cpu_seconds()
     returncode, seconds = run_site(inventory, log, {
         "ANSIBLE_CALLBACK_PLUGINS": str(CALLBACKS),
         "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks,bench_timer",
         "BENCH_TIMER_OUT": str(timer)})
+    controller = children_cpu_seconds() - controller
+    host_after = container_cpu_seconds(CONTAINER)
     if returncode != 0:
         raise BenchError(f"{label} converge failed (exit {returncode}), see {log}")
     data = json.loads(timer.read_text())
     recap = data["recap"].get(CONTAINER, {})
     slowest = sorted(data["tasks"], key=lambda t: t["seconds"], reverse=True)[:10]
     return {"seconds": round(seconds, 1), "changed": recap.get("changed"),
+            "cpu_controller": round(controller, 1),
+            "cpu_host": round(host_after - host, 1) if host is not None and host_after is not None else None,
             "recap": recap, "tasks": len(data["tasks"]),
             "log": str(log.relative_to(ROOT)) if log.is_relative_to(ROOT) else str(log),
             "slowest": [{"task": t["name"], "seconds": t["seconds"]} for t in slowest]}
@@ -75,6 +85,16 @@ def result(cold: dict, second: dict) -> dict:
             "pass": second["changed"] == 0 and ratio <= MAX_RATIO}
 
 
+def cpu(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} s"
+
+
+def cpu_row(measure: str, key: str, second: dict, cold: dict) -> report.Row:
+    a, b = second.get(key), cold.get(key)
+    ratio = f"{a / b:.3f}" if a is not None and b else ""
+    return report.Row(measure, cpu(a), cpu(b), ratio, "none", "INFO")
+
+
 def rows(fig: dict) -> list[report.Row]:
     second, cold = fig["second"], fig["cold"]
     return [
@@ -83,6 +103,8 @@ def rows(fig: dict) -> list[report.Row]:
                    f"<= {MAX_RATIO}", report.mark(fig["ratio"] <= MAX_RATIO)),
         report.Row("tasks changed", str(second["changed"]), str(cold["changed"]), "",
                    "0 the second time", report.mark(second["changed"] == 0)),
+        cpu_row("CPU, controller", "cpu_controller", second, cold),
+        cpu_row("CPU, host", "cpu_host", second, cold),
     ]
 
 

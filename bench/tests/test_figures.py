@@ -139,14 +139,25 @@ def test_converge_second_run_against_the_cold_one():
     assert [cells(row) for row in converge.rows(fig)] == [
         ("wall time", "60 s (1m00s)", "400 s (6m40s)", "0.150", "<= 0.35", "PASS"),
         ("tasks changed", "0", "80", "", "0 the second time", "PASS"),
+        ("CPU, controller", "-", "-", "", "none", "INFO"),
+        ("CPU, host", "-", "-", "", "none", "INFO"),
     ]
     assert "      61.5 s  apt: install" in converge.notes(fig)
+
+
+def test_converge_cpu_of_each_side_and_their_ratio():
+    second = dict(converge_run(60.0, 0), cpu_controller=15.0, cpu_host=12.0)
+    cold = dict(converge_run(400.0, 80), cpu_controller=30.0, cpu_host=None)
+    assert [cells(row) for row in converge.rows(converge.result(cold, second))][2:] == [
+        ("CPU, controller", "15.0 s", "30.0 s", "0.500", "none", "INFO"),
+        ("CPU, host", "12.0 s", "-", "", "none", "INFO"),
+    ]
 
 
 def test_a_second_converge_that_changes_something_misses():
     fig = converge.result(converge_run(400.0, 80), converge_run(60.0, 2))
     assert fig["pass"] is False
-    assert [row.mark for row in converge.rows(fig)] == ["PASS", "MISS"]
+    assert [row.mark for row in converge.rows(fig)] == ["PASS", "MISS", "INFO", "INFO"]
 
 
 def step_log(seconds_each: int) -> str:

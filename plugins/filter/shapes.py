@@ -75,11 +75,10 @@ def celery_app_broker_urls(hosts, me, hostvars, tls, userinfo, port, vhost) -> s
 
 
 def celery_worker_nodes(instances, service_name, node_name) -> list[dict]:
-    """The worker's unit and each instance's (SERVICE@NAME), the Celery node each answers a
-    ping as (NAME@%h for an instance), and how its gate names it."""
-    nodes = [{"unit": service_name, "node": node_name, "what": "the worker"}]
-    nodes += [{"unit": f"{service_name}@{i['name']}", "node": f"{i['name']}@%h", "what": f"the worker instance {i['name']}"}
-              for i in instances or []]
+    """The worker's unit and each instance's (SERVICE@NAME), and the Celery node each answers
+    a ping as (NAME@%h for an instance)."""
+    nodes = [{"unit": service_name, "node": node_name}]
+    nodes += [{"unit": f"{service_name}@{i['name']}", "node": f"{i['name']}@%h"} for i in instances or []]
     return nodes
 
 
