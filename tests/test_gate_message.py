@@ -36,7 +36,7 @@ def test_a_unit_alone_is_named_with_its_journal():
 
 
 def test_of_a_worker_and_its_instances_only_the_one_that_did_not_answer_is_named():
-    seen = failure(["celery-worker.service: celery@w1: pong",
+    seen = failure(["celery@w1: pong",
                     "celery-worker@reports.service: reports@w1: no answer to ping (6 tries in 8 s)"],
                    units=["celery-worker", "celery-worker@reports", "celery-worker@bulk"])
     assert seen["units"] == ["celery-worker@reports"]

@@ -7,9 +7,11 @@ worker does (%h, %n, %d), and ping every node of the host through the broker in 
 exits 0 when every node answers. One process for the worker and all its instances: each
 would otherwise load Python, Celery and the app again. With --within, nodes that do not
 answer yet (workers still starting after their restart) are asked again until that many
-seconds have passed. A node given with its unit (celery-worker@reports=reports@%h) is
-reported under the unit's name too, so the gate's failure can say which unit did not
-answer: "celery-worker@reports.service: reports@host: no answer to ping".
+seconds have passed. A node given with its unit (celery-worker@reports=reports@%h) that
+does not answer is reported under the unit's name, in the form the deploy gate reads
+(roles/celery_unit: a line "UNIT.service: ..." names a unit that did not pass):
+"celery-worker@reports.service: reports@host: no answer to ping". A node that answers is
+printed without its unit ("reports@host: pong").
 """
 
 import argparse
@@ -48,7 +50,7 @@ def main(argv: list[str]) -> int:
             return 1
         answered = {name for reply in replies for name in reply}
         for node in [n for n in waiting if n in answered]:
-            print(f"{label(units[node], node)}: pong")
+            print(f"{node}: pong")
             waiting.remove(node)
         if not waiting:
             return 0
