@@ -69,7 +69,8 @@ def test_it_carries_what_the_roles_need_at_run_time(tarball):
                  "README.md", "CHANGELOG.md"]:
         assert path in members, path
     # The collection's own plugins, as files (a collection's roles cannot bring plugins along).
-    for name in ["modules/rabbitmq_declare.py", "modules/rabbitmq_cluster_join.py", "module_utils/rabbitmq_cli.py",
+    for name in ["modules/rabbitmq_declare.py", "modules/rabbitmq_cluster_join.py", "modules/celery_release_info.py",
+                 "module_utils/rabbitmq_cli.py",
                  "module_utils/listeners.py", "filter/stack.py", "filter/inputs.py"]:
         assert members[f"plugins/{name}"].isfile(), name
 
