@@ -63,8 +63,8 @@ def test_one_url_per_broker_this_host_over_loopback_the_vhost_quoted():
 def test_the_worker_and_each_instance_answer_as_their_own_node():
     nodes = shapes["celery_worker_nodes"]([{"name": "reports", "queues": ["r"]}], "celery-worker", "celery@%h")
     assert nodes == [
-        {"unit": "celery-worker", "node": "celery@%h"},
-        {"unit": "celery-worker@reports", "node": "reports@%h"},
+        {"unit": "celery-worker", "node": "celery@%h", "gate_arg": "celery-worker=celery@%h"},
+        {"unit": "celery-worker@reports", "node": "reports@%h", "gate_arg": "celery-worker@reports=reports@%h"},
     ]
     assert [n["unit"] for n in shapes["celery_worker_nodes"]([], "w", "w@%h")] == ["w"]
 

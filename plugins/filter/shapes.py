@@ -75,11 +75,12 @@ def celery_app_broker_urls(hosts, me, hostvars, tls, userinfo, port, vhost) -> s
 
 
 def celery_worker_nodes(instances, service_name, node_name) -> list[dict]:
-    """The worker's unit and each instance's (SERVICE@NAME), and the Celery node each answers
-    a ping as (NAME@%h for an instance)."""
-    nodes = [{"unit": service_name, "node": node_name}]
-    nodes += [{"unit": f"{service_name}@{i['name']}", "node": f"{i['name']}@%h"} for i in instances or []]
-    return nodes
+    """The worker's unit and each instance's (SERVICE@NAME), the Celery node each answers a
+    ping as (NAME@%h for an instance), and the two as the worker gate's argument UNIT=NODE
+    (roles/celery_worker/files/worker_gate.py)."""
+    pairs = [(service_name, node_name)]
+    pairs += [(f"{service_name}@{i['name']}", f"{i['name']}@%h") for i in instances or []]
+    return [{"unit": unit, "node": node, "gate_arg": f"{unit}={node}"} for unit, node in pairs]
 
 
 class FilterModule:
