@@ -35,14 +35,14 @@ def test_a_deployed_host_returns_its_release_its_settings_and_its_link(tmp_path)
     release(tmp_path, "ccc", complete=False)  # an interrupted build
     os.symlink("releases/bbb", tmp_path / "venv")
     (tmp_path / "app.release").write_text("bbb-settings\n")
-    (tmp_path / "celery.env").write_bytes(b"CELERY_BROKER_URL=amqp://u:p%40ss@h/v\n")
+    (tmp_path / "celery.env").write_bytes(b"CELERY_STACK_APP=orders.app\nCELERY_WORKER_PREFETCH=1 # \xc3\xbc\n")
 
     found = read(tmp_path)
 
     assert found["release"] == "bbb-settings\n"
     # Only the files that exist, with their exact bytes, as the undo writes them back.
     assert [entry["source"] for entry in found["settings"]] == [str(tmp_path / "celery.env")]
-    assert base64.b64decode(found["settings"][0]["content"]) == b"CELERY_BROKER_URL=amqp://u:p%40ss@h/v\n"
+    assert base64.b64decode(found["settings"][0]["content"]) == b"CELERY_STACK_APP=orders.app\nCELERY_WORKER_PREFETCH=1 # \xc3\xbc\n"
     assert found["complete_releases"] == ["aaa", "bbb"]
     assert found["venv"]["islnk"] and not found["venv"]["isdir"]
     assert found["venv"]["lnk_target"] == "releases/bbb"
