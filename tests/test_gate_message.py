@@ -18,7 +18,7 @@ def failure(output: list[str], name: str = "celery-worker", units: list[str] | N
     """The message and the journal's units, after the gate's last try printed output."""
     variables = {**yaml.safe_load((ROLE / "defaults" / "main.yml").read_text()),
                  **yaml.safe_load((ROLE / "vars" / "main.yml").read_text()),
-                 "celery_unit_name": name, "celery_unit_gate_units": units or [],
+                 "celery_unit_names": units or [name],
                  "celery_unit_gate_what": "the worker answers a Celery ping", "celery_unit_gate_timeout": 60,
                  "__celery_unit_gate": {"stdout_lines": output, "stderr_lines": []},
                  "__celery_unit_journal": {"stdout_lines": ["journal line"]}}
