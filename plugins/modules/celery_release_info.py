@@ -10,6 +10,7 @@ loads Ansible's module code again (about a quarter of a CPU second apiece).
 
 import base64
 import os
+import pwd
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -91,7 +92,6 @@ def read(path: str):
 
 
 def owner(uid: int) -> str:
-    import pwd
     try:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
