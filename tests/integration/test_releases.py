@@ -2,7 +2,7 @@
 version number did not change (a source tree, a rebuilt wheel, a moved git ref), the
 converge after a deploy changes nothing, a release (code or settings) that fails its
 deploy gate leaves the previous one serving, one command rolls back, and a converge cut
-off in the middle is finished by the next one.
+off in the middle is finished by the next one (the rebuilt wheel's).
 
 Every variant of the bundled app carries the task release_marker, which returns a text
 naming the variant: what it returns through the deployed worker is the code it runs.
@@ -151,14 +151,39 @@ def test_a_later_play_whose_gate_fails_puts_every_unit_back(host):
     assert host.sh("systemctl is-active celery-worker celery-beat flower").split() == ["active"] * 3
 
 
-def test_a_rebuilt_wheel_of_the_same_version_is_deployed(host):
+def cut_off(host, **variables) -> None:
+    """Start a deploy and kill the whole run (SIGKILL) as soon as its new release is
+    complete: between the build and the switch, as a lost connection or a ^C would."""
+    before = set(host.sh(f"ls {HOME}/releases").split())
+    host.write(**variables)
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+    playbook = subprocess.Popen([str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", str(host.inventory / "hosts.yml"),
+                                 str(ROOT / "playbooks" / "app.yml")], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline, cut = time.monotonic() + 600, False
+    while time.monotonic() < deadline and playbook.poll() is None:
+        complete = set(host.sh(f"cd {HOME}/releases && ls -d */.complete 2>/dev/null | cut -d/ -f1").split())
+        if complete - before:
+            os.killpg(playbook.pid, signal.SIGKILL)
+            cut = True
+            break
+        time.sleep(0.2)
+    playbook.wait()
+    assert cut, "the run ended before the new release was complete"
+
+
+def test_a_rebuilt_wheel_of_the_same_version_is_deployed_by_the_run_after_one_cut_off(host):
     one = build_wheel(variant(host.sources, "wheel one"), host.sources / "dist-one")
     two = build_wheel(variant(host.sources, "wheel two"), host.sources / "dist-two")
     assert one.name == two.name  # same name, same version: only the contents differ
     converged(host.converge(celery_app_wheel=str(one)))
     assert host.marker() == "wheel one"
+    # The first run of the rebuilt wheel dies after its build; the next one finishes it.
+    cut_off(host, celery_app_wheel=str(two))
     converged(host.converge(celery_app_wheel=str(two)))
     assert host.marker() == "wheel two"
+    assert host.sh(f"cat /run/celery-worker/{APP}.release") == host.sh(f"cat {HOME}/{APP}.release")
+    assert host.sh(f"cat /run/flower/{APP}.release") == host.sh(f"cat {HOME}/{APP}.release")
 
 
 def test_a_git_ref_that_moved_to_a_commit_of_the_same_version_is_deployed(host, tmp_path):
@@ -203,34 +228,8 @@ def test_a_release_that_fails_its_gate_leaves_the_previous_one_serving(host):
     assert host.sh("systemctl is-active celery-worker flower").split() == ["active", "active"]
 
 
-def test_a_converge_cut_off_after_the_build_is_finished_by_the_next_one(host):
-    source = variant(host.sources, "cut off")
-    before = set(host.sh(f"ls {HOME}/releases").split())
-    host.write(celery_app_src_path=str(source))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-    playbook = subprocess.Popen([str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", str(host.inventory / "hosts.yml"),
-                                 str(ROOT / "playbooks" / "app.yml")], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
-    # Cut it off (SIGKILL to the whole run) as soon as the new release is complete.
-    deadline, cut = time.monotonic() + 600, False
-    while time.monotonic() < deadline and playbook.poll() is None:
-        complete = set(host.sh(f"cd {HOME}/releases && ls -d */.complete 2>/dev/null | cut -d/ -f1").split())
-        if complete - before:
-            os.killpg(playbook.pid, signal.SIGKILL)
-            cut = True
-            break
-        time.sleep(0.2)
-    playbook.wait()
-    assert cut, "the run ended before the new release was complete"
-
-    converged(host.converge(celery_app_src_path=str(source)))
-    assert host.marker() == "cut off"
-    assert host.sh(f"cat /run/celery-worker/{APP}.release") == host.sh(f"cat {HOME}/{APP}.release")
-    assert host.sh(f"cat /run/flower/{APP}.release") == host.sh(f"cat {HOME}/{APP}.release")
-
-
 def test_old_releases_are_removed_beyond_the_ones_kept(host):
-    # Eight releases were made above; the three newest complete ones stay, and the current
+    # Seven releases were made above; the three newest complete ones stay, and the current
     # one and the one it replaced are never removed. Nothing but releases is kept about them.
     releases = host.sh(f"ls {HOME}/releases").split()
     assert host.release().split("/")[-1] in releases
