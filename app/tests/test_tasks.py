@@ -33,8 +33,11 @@ def test_record_run_notes_start_and_finish(monkeypatch, tmp_path):
     assert tasks.record_run.apply(args=("t-2", 0)).get() == "t-2"
     lines = [line.split() for line in (tmp_path / "runs.log").read_text().splitlines()]
     assert [line[:2] for line in lines] == [["start", "t-1"], ["done", "t-1"], ["start", "t-2"], ["done", "t-2"]]
-    # a start carries the time it began (the migration test checks countdowns by it)
+    # a start carries the time it began (the migration test checks countdowns by it), the
+    # task's id and whether the broker had delivered it before (not, here)
     assert abs(float(lines[0][3]) - time.time()) < 60
+    assert lines[0][4] != lines[2][4] and all(len(line[4]) == 36 for line in (lines[0], lines[2]))
+    assert lines[0][5] == "0"
 
 
 def test_record_run_without_a_directory_writes_nothing(monkeypatch, tmp_path):

@@ -129,7 +129,21 @@ def collect(case: str, n: int, timeout: float) -> None:
     }
     if CONTAINERS:
         counts["ran_on"] = {host: sum(events(case, lines)[0].values()) for host, lines in notes().items()}
+    if counts["twice"]:
+        counts["twice_runs"] = twice_runs(case, [t for t in tokens if started[t] > 1][:5])
     print(json.dumps(counts))
+
+
+def twice_runs(case: str, tokens: list[str]) -> dict[str, list[str]]:
+    """Each start of those tokens, as "HOST: start TOKEN PID TIME ID REDELIVERED": whether
+    the broker delivered a message again or the task was published twice."""
+    runs = {token: [] for token in tokens}
+    for host, lines in notes().items():
+        for line in lines:
+            parts = line.split()
+            if len(parts) >= 2 and parts[0] == "start" and parts[1] in runs:
+                runs[parts[1]].append(f"{host or 'this host'}: {line}")
+    return runs
 
 
 def main(argv: list[str]) -> None:

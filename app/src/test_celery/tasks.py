@@ -36,11 +36,15 @@ def _note(line: str) -> None:
         os.close(fd)
 
 
-@app.task
-def record_run(token: str, seconds: float = 2.0) -> str:
-    """Take a few seconds, noting each start (with the time) and finish: how the fault
-    tests count tasks that were lost or that ran twice, or that started early."""
-    _note(f"start {token} {os.getpid()} {time.time():.3f}")
+@app.task(bind=True)
+def record_run(self, token: str, seconds: float = 2.0) -> str:
+    """Take a few seconds, noting each start (with the time, the task id and whether the
+    broker delivered it before) and finish: how the fault tests count tasks that were lost
+    or that ran twice, or that started early. A task that ran twice shows which way: the
+    broker delivered one message again (redelivered 1), or it was published twice (both
+    starts redelivered 0, one id)."""
+    redelivered = int(bool((self.request.delivery_info or {}).get("redelivered")))
+    _note(f"start {token} {os.getpid()} {time.time():.3f} {self.request.id} {redelivered}")
     time.sleep(seconds)
     _note(f"done {token} {os.getpid()}")
     return token
