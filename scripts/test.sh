@@ -6,9 +6,8 @@
 # before one would. Each lane holds about a quarter of the work (times of one run: the
 # README's test table):
 #   1. Molecule cluster, then the collection's converge;
-#   2. the own app's integration tests (much of them waiting for the broker's
-#      consumer_timeout), then Molecule default (with its fault cases): bound by CPU, it
-#      runs faster once the other lanes are done;
+#   2. Molecule default (with its fault cases), then the own app's integration tests
+#      (much of them waiting for the broker's consumer_timeout);
 #   3. the releases and the bad inputs;
 #   4. the move of an old deployment's queues (tests/integration/test_migration.py: mostly
 #      waiting for a countdown), then the host lifecycle tests.
@@ -50,8 +49,8 @@ lane1() {
 }
 
 lane2() {
-  integration own-app tests/integration/test_own_app.py
   stage "molecule default" make --no-print-directory molecule-scenario SCENARIO=default
+  integration own-app tests/integration/test_own_app.py
 }
 
 lane3() {
