@@ -6,11 +6,11 @@
 # before one would. Each lane holds about a quarter of the work (times of one run: the
 # README's test table):
 #   1. Molecule cluster, then the collection's converge;
-#   2. Molecule default (with its fault cases), then the own app's integration tests
-#      (much of them waiting for the broker's consumer_timeout);
+#   2. Molecule default (with its fault cases), then the host lifecycle tests;
 #   3. the releases and the bad inputs;
-#   4. the move of an old deployment's queues (tests/integration/test_migration.py: mostly
-#      waiting for a countdown), then the host lifecycle tests.
+#   4. the move of an old deployment's queues (tests/integration/test_migration.py), then
+#      the own app's integration tests: both mostly waiting (countdowns, the broker's
+#      consumer_timeout).
 # TEST_LANES=1 runs everything in one lane.
 #
 # Every stage runs even when an earlier one failed, so one run shows all problems. Each
@@ -50,7 +50,7 @@ lane1() {
 
 lane2() {
   stage "molecule default" make --no-print-directory molecule-scenario SCENARIO=default
-  integration own-app tests/integration/test_own_app.py
+  integration lifecycle tests/integration/test_lifecycle.py
 }
 
 lane3() {
@@ -59,7 +59,7 @@ lane3() {
 
 lane4() {
   integration migration tests/integration/test_migration.py
-  integration lifecycle tests/integration/test_lifecycle.py
+  integration own-app tests/integration/test_own_app.py
 }
 
 # Every scenario and every integration file has a lane: a new one must be added above.
