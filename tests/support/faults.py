@@ -7,6 +7,7 @@ Runs on the host under test with the deployed virtualenv and environment file:
                                          SECONDS, one every EVERY seconds (default: at once)
     faults.py wait-started CASE K SECS   return once K of them have started
     faults.py collect CASE N SECS        wait for all N to finish; print the counts as JSON
+                                         (with each start of up to 5 tasks that ran twice)
     faults.py send-poison CASE N         queue N tasks of 0 s with a poison task (CASE-poison,
                                          record_crash: it kills its worker process) among them
     faults.py dead-letter CASE K SECS    wait until the poison task started K times and waits
@@ -130,11 +131,11 @@ def collect(case: str, n: int, timeout: float) -> None:
     if CONTAINERS:
         counts["ran_on"] = {host: sum(events(case, lines)[0].values()) for host, lines in notes().items()}
     if counts["twice"]:
-        counts["twice_runs"] = twice_runs(case, [t for t in tokens if started[t] > 1][:5])
+        counts["twice_runs"] = twice_runs([t for t in tokens if started[t] > 1][:5])
     print(json.dumps(counts))
 
 
-def twice_runs(case: str, tokens: list[str]) -> dict[str, list[str]]:
+def twice_runs(tokens: list[str]) -> dict[str, list[str]]:
     """Each start of those tokens, as "HOST: start TOKEN PID TIME ID REDELIVERED": whether
     the broker delivered a message again or the task was published twice."""
     runs = {token: [] for token in tokens}
