@@ -131,7 +131,7 @@ def test_settings_that_fail_their_gate_are_put_back(host):
     recorded = host.sh(f"cat {HOME}/{APP}.release")
     # The same code, settings with which every unit's Python fails to start.
     flat = refused_settings(host, {"PYTHONHOME": "/nonexistent"})
-    assert "Deploy gate: celery-worker.service did not pass" in flat
+    assert "Deploy gate: celery-worker.service did not pass" in flat, flat[-3000:]
     assert host.sh("md5sum /etc/test_celery/celery.env") == settings
     # Restarted on the settings put back: no unit runs the refused ones.
     assert host.sh(f"cat /run/celery-worker/{APP}.release") == recorded
@@ -144,8 +144,8 @@ def test_a_later_play_whose_gate_fails_puts_every_unit_back(host):
     the release put back, not only Flower."""
     recorded = host.sh(f"cat {HOME}/{APP}.release")
     flat = refused_settings(host, {"FLOWER_URL_PREFIX": "elsewhere"})
-    assert "Deploy gate: flower.service did not pass" in flat
-    assert "Deploy gate: celery-worker.service" not in flat
+    assert "Deploy gate: flower.service did not pass" in flat, flat[-3000:]
+    assert "Deploy gate: celery-worker.service" not in flat, flat[-3000:]
     for unit in ("celery-worker", "celery-beat", "flower"):
         assert host.sh(f"cat /run/{unit}/{APP}.release") == recorded, unit
     assert host.sh("systemctl is-active celery-worker celery-beat flower").split() == ["active"] * 3

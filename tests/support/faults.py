@@ -113,13 +113,15 @@ def collect(case: str, n: int, timeout: float) -> None:
     tokens = [f"{case}-{i}" for i in range(n)]
     deadline = time.monotonic() + timeout
     while True:
-        started, done = events(case)
+        by_host = notes()
+        started, done = events(case, [line for lines in by_host.values() for line in lines])
         finished = sum(1 for t in tokens if done[t] > 0)
         if finished == n or time.monotonic() >= deadline:
             break
         time.sleep(0.5)
     # A task "ran twice" when it started twice: at-least-once delivery re-runs a task whose
-    # worker died (or lost the broker) before acknowledging it.
+    # worker died (or lost the broker) before acknowledging it. Every count below comes
+    # from the one read of the notes above.
     counts = {
         "case": case,
         "sent": n,
@@ -129,17 +131,17 @@ def collect(case: str, n: int, timeout: float) -> None:
         "executions": sum(started[t] for t in tokens),
     }
     if CONTAINERS:
-        counts["ran_on"] = {host: sum(events(case, lines)[0].values()) for host, lines in notes().items()}
+        counts["ran_on"] = {host: sum(events(case, lines)[0].values()) for host, lines in by_host.items()}
     if counts["twice"]:
-        counts["twice_runs"] = twice_runs([t for t in tokens if started[t] > 1][:5])
+        counts["twice_runs"] = twice_runs(by_host, [t for t in tokens if started[t] > 1][:5])
     print(json.dumps(counts))
 
 
-def twice_runs(tokens: list[str]) -> dict[str, list[str]]:
+def twice_runs(by_host: dict[str, list[str]], tokens: list[str]) -> dict[str, list[str]]:
     """Each start of those tokens, as "HOST: start TOKEN PID TIME ID REDELIVERED": whether
     the broker delivered a message again or the task was published twice."""
     runs = {token: [] for token in tokens}
-    for host, lines in notes().items():
+    for host, lines in by_host.items():
         for line in lines:
             parts = line.split()
             if len(parts) >= 2 and parts[0] == "start" and parts[1] in runs:
