@@ -8,9 +8,9 @@
 #   1. Molecule cluster, then the collection's converge;
 #   2. Molecule default (with its fault cases), then the host lifecycle tests;
 #   3. the releases and the bad inputs;
-#   4. the move of an old deployment's queues (tests/integration/test_migration.py), then
-#      the own app's integration tests: both mostly waiting (countdowns, the broker's
-#      consumer_timeout).
+#   4. the move of an old deployment's queues (tests/integration/test_migration.py) and
+#      the own app's integration tests, in one pytest run: both mostly waiting
+#      (countdowns, the broker's consumer_timeout), the first while the second runs.
 # TEST_LANES=1 runs everything in one lane.
 #
 # Every stage runs even when an earlier one failed, so one run shows all problems. Each
@@ -57,9 +57,10 @@ lane3() {
   integration releases tests/integration/test_releases.py tests/integration/test_bad_input.py
 }
 
+# One run for both: the migration's countdown tasks come due while the own app's tests run
+# (its test that waits for them runs last).
 lane4() {
-  integration migration tests/integration/test_migration.py
-  integration own-app tests/integration/test_own_app.py
+  integration migration+own-app tests/integration/test_migration.py tests/integration/test_own_app.py
 }
 
 # Every scenario and every integration file has a lane: a new one must be added above.

@@ -23,6 +23,17 @@ def docker(*args, check=True, **kwargs):
     return subprocess.run(["docker", *args], check=check, capture_output=True, text=True, **kwargs)
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "last: run after every other test of the run (it waits for a moment in time)")
+
+
+def pytest_collection_modifyitems(items):
+    """A test that only waits for a moment in time (test_migration.py's countdowns) runs
+    last, so that the other files of the same run use the wait (scripts/test.sh gives the
+    migration and the own app one run). Its fixture must then live for the session."""
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+
+
 @pytest.fixture(scope="session")
 def target():
     """A booted Debian 12 container, removed at the end."""

@@ -6,7 +6,8 @@ playbook then moves the queue and converges the stack. Every task must run
 once, no countdown task before its time, the queue must be a quorum queue under the
 delivery limit, and the next site.yml must change nothing.
 
-The run of the old roles happens once (module fixture); each test reads what it needs.
+The run of the old roles happens once (a session fixture: the test that waits for the
+countdowns runs after every other file of the run); each test reads what it needs.
 """
 
 import json
@@ -30,7 +31,8 @@ PASSWORD = secrets.token_hex(16)
 # Long enough for the move and the converge to start the worker before the first is due
 # (test_the_worker_was_back_before_the_countdowns_were_due says so): about 80 s here
 # alone, about 270 s beside the other lanes of make test; the tasks with a countdown are
-# sent after the --check run, so it does not count. Lane 4 waits it out beside them.
+# sent after the --check run, so it does not count. The test that waits for them runs
+# last (pytest.mark.last): in make test, the own app's tests run meanwhile.
 COUNTDOWN = 500
 RUNS = "/var/lib/celery-worker/runs.log"
 ENVIRONMENT = {"TEST_CELERY_RECORD_DIR": "/var/lib/celery-worker"}
@@ -103,7 +105,7 @@ def queues(host: str) -> list:
     return json.loads(out)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def moved(tmp_path_factory):
     old = tmp_path_factory.mktemp("roles") / BEFORE_QUORUM
     subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(old), BEFORE_QUORUM],
@@ -170,6 +172,7 @@ def test_the_worker_was_back_before_the_countdowns_were_due(moved):
     assert moved.migrated_at < min(moved.etas.values()), (moved.migrated_at, min(moved.etas.values()))
 
 
+@pytest.mark.last
 def test_every_task_runs_once_and_no_countdown_task_before_its_time(moved):
     deadline = max(moved.etas.values()) + 120
     while True:
