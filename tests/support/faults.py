@@ -33,7 +33,7 @@ CONTAINERS = [name for name in os.environ.get("FAULTS_WORKER_CONTAINERS", "").sp
 # process in the container, measured on the test machine): at the local pace (0.2 s and
 # 0.5 s) two hosts kept two thirds and a quarter of a core busy for as long as a case
 # waited. A second or two later is soon enough to begin an operation or to end a count.
-POLL = (1.0, 2.0) if CONTAINERS else (0.2, 0.5)
+POLL_STARTED, POLL_COLLECT = (1.0, 2.0) if CONTAINERS else (0.2, 0.5)
 
 
 def notes() -> dict[str, list[str]]:
@@ -111,7 +111,7 @@ def wait_started(case: str, k: int, timeout: float) -> None:
         if len(started) >= k:
             print(f"{case}: {len(started)} started")
             return
-        time.sleep(POLL[0])
+        time.sleep(POLL_STARTED)
     sys.exit(f"{case}: fewer than {k} tasks started within {timeout} s")
 
 
@@ -124,7 +124,7 @@ def collect(case: str, n: int, timeout: float) -> None:
         finished = sum(1 for t in tokens if done[t] > 0)
         if finished == n or time.monotonic() >= deadline:
             break
-        time.sleep(POLL[1])
+        time.sleep(POLL_COLLECT)
     # A task "ran twice" when it started twice: at-least-once delivery re-runs a task whose
     # worker died (or lost the broker) before acknowledging it. Every count below comes
     # from the one read of the notes above.
